@@ -1,0 +1,83 @@
+"""One exception family for everything batchline raises.
+
+Each SDK's exceptions are translated into this family at the provider boundary, so callers
+(and Celery retry policies) catch ``ProviderRateLimited`` rather than ``openai.RateLimitError``.
+"""
+
+from __future__ import annotations
+
+
+class BatchlineError(Exception):
+    """Root of every error batchline raises on purpose."""
+
+
+class ConfigurationError(BatchlineError):
+    """A setting is missing or wrong, e.g. a credential whose env var is unset."""
+
+
+class InvalidRequestError(BatchlineError, ValueError):
+    """The caller asked for something that can never work: bad model string, empty list, ..."""
+
+
+class UnknownProviderError(InvalidRequestError):
+    """The model string names a provider batchline does not support."""
+
+
+class LimitExceededError(InvalidRequestError):
+    """A batch is over the provider's per-batch limit (requests or bytes); nothing was uploaded."""
+
+
+class ResponseModelError(InvalidRequestError, TypeError):
+    """The response model is not a pydantic model, or cannot be imported by workers."""
+
+
+class ProviderError(BatchlineError):
+    """The provider answered with an error. ``status_code`` and ``code`` are the provider's own."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status_code: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        self.code = code
+
+    def __str__(self) -> str:
+        where = f"{self.provider} " if self.provider else ""
+        status = f"HTTP {self.status_code}" if self.status_code else "error"
+        code = f" ({self.code})" if self.code else ""
+        return f"{where}{status}{code}: {self.message}"
+
+
+class ProviderRetryableError(ProviderError):
+    """A transient provider failure: retrying later with backoff is the right response."""
+
+
+class ProviderRateLimited(ProviderRetryableError):
+    """HTTP 429: the provider asks us to slow down."""
+
+
+class ProviderUnavailable(ProviderRetryableError):
+    """HTTP 5xx, a timeout or a refused connection."""
+
+
+class ProviderRejected(ProviderError):
+    """A permanent 4xx: retrying the same call cannot succeed."""
+
+
+class ProviderAuthError(ProviderRejected):
+    """HTTP 401/403: the credential is missing, wrong, or lacks permission."""
+
+
+class BatchNotFoundError(ProviderRejected):
+    """HTTP 404: no batch with that id exists at the provider."""
+
+
+class ResultsNotReadyError(BatchlineError):
+    """Results were asked for before the batch reached a state that has them."""
