@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     google_application_credentials: str | None = Field(
         None, validation_alias=_env("GOOGLE_APPLICATION_CREDENTIALS")
     )
-    google_vertex_base_url: str | None = Field(None, validation_alias=_env("GOOGLE_VERTEX_BASE_URL"))
+    google_vertex_base_url: str | None = Field(
+        None, validation_alias=_env("GOOGLE_VERTEX_BASE_URL")
+    )
     #: A bare OAuth access token; used instead of Application Default Credentials when set
     #: (the sandbox sets it, since anonymous credentials make google-genai try to refresh).
     google_access_token: SecretStr | None = Field(
@@ -60,7 +62,9 @@ class Settings(BaseSettings):
     #: Prefix of every Redis key batchline writes, so tests and tenants can share one Redis.
     key_prefix: str = Field("batchline", validation_alias=_env("BATCHLINE_KEY_PREFIX"))
     #: Shared secret for signing webhooks (HMAC-SHA256 over the body).
-    webhook_secret: SecretStr | None = Field(None, validation_alias=_env("BATCHLINE_WEBHOOK_SECRET"))
+    webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("BATCHLINE_WEBHOOK_SECRET")
+    )
     flower_basic_auth: str | None = Field(None, validation_alias=_env("FLOWER_BASIC_AUTH"))
 
 

@@ -102,7 +102,7 @@ class Sandbox:
 
     @property
     def google_base_url(self) -> str:
-        """Vertex AI endpoint root, as ``HttpOptions(base_url=...)`` / ``GOOGLE_VERTEX_BASE_URL``."""
+        """Vertex AI endpoint root (``HttpOptions(base_url=...)``, ``GOOGLE_VERTEX_BASE_URL``)."""
         return f"{self.base_url}/google"
 
     @property

@@ -1,0 +1,217 @@
+"""``BatchProcessor``: the guide's API, for every provider, over the small provider interface."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from batchline.batching.parsing import ResultsSource, account, iter_parse, iter_source_lines
+from batchline.batching.providers import BatchInfo, Provider, RequestOptions, provider_class
+from batchline.batching.providers.base import Message
+from batchline.batching.requests import (
+    RequestSource,
+    default_custom_ids,
+    measure,
+    open_source,
+    write_requests,
+)
+from batchline.batching.results import BatchError, BatchSuccess, ErrorType
+from batchline.batching.schema import model_schema
+from batchline.batching.status import RESULT_BEARING_STATUSES, BatchStatus
+from batchline.config import Settings, get_settings
+from batchline.errors import InvalidRequestError, LimitExceededError, ResultsNotReadyError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def split_model(model: str) -> tuple[str, str]:
+    """``"openai/gpt-4.1-mini"`` -> ``("openai", "gpt-4.1-mini")``, with a clear error."""
+    if not isinstance(model, str) or "/" not in model:
+        raise InvalidRequestError(
+            f"model must be 'provider/model-name' (e.g. 'openai/gpt-4.1-mini'), got {model!r}"
+        )
+    provider, _, name = model.partition("/")
+    if not provider or not name:
+        raise InvalidRequestError(
+            f"model must be 'provider/model-name' (e.g. 'openai/gpt-4.1-mini'), got {model!r}"
+        )
+    return provider.strip().lower(), name.strip()
+
+
+class BatchProcessor(Generic[T]):
+    """Builds, submits, polls and parses one provider's batches into typed results.
+
+    Building request files needs no credential; every call that reaches the provider checks
+    the credential first and names the env var when it is missing.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        response_model: type[T],
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        self.provider_name, self.model_name = split_model(model)
+        self.model = model
+        model_schema(response_model)  # a clear error now rather than at the first request
+        self.response_model = response_model
+        self.settings = settings or get_settings()
+        self.provider: Provider = provider_class(self.provider_name)(self.model_name, self.settings)
+
+    # -- building -------------------------------------------------------------------------------
+    def create_batch_from_messages(
+        self,
+        messages_list: Iterable[Sequence[Message]],
+        file_path: str | os.PathLike[str] | None = None,
+        max_tokens: int | None = 1000,
+        temperature: float | None = 0.1,
+        *,
+        custom_ids: Iterable[str] | None = None,
+        **extra: Any,
+    ) -> str | io.BytesIO:
+        """Write one request per conversation: to ``file_path``, or to a returned buffer.
+
+        ``messages_list`` can be any iterable (a generator streams in file mode). Custom ids
+        default to ``request-0``, ``request-1``, ...; pass ``custom_ids`` to choose them.
+        Extra keyword arguments go into every request body (``top_p=0.9``, ...).
+        """
+        options = RequestOptions(
+            max_tokens=max_tokens if max_tokens is not None else 1000,
+            temperature=temperature,
+            extra=extra,
+        )
+        encode = self.provider.line_encoder(self.response_model, options)
+        ids = custom_ids if custom_ids is not None else default_custom_ids()
+        if file_path is None:
+            buffer = io.BytesIO()
+            write_requests(buffer, messages_list, encode, ids)
+            buffer.seek(0)
+            return buffer
+        path = Path(file_path)
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with open(partial, "wb") as sink:
+                write_requests(sink, messages_list, encode, ids)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return str(file_path)
+
+    # -- submitting and watching ----------------------------------------------------------------
+    def check_limits(self, source: RequestSource) -> int:
+        """Refuse a request file over the provider's per-batch limits; return its request count."""
+        stats = measure(source)
+        limits = self.provider.limits
+        name = self.provider_name
+        if stats.requests == 0:
+            raise InvalidRequestError("the request file is empty: a batch needs at least one")
+        if stats.requests > limits.max_requests:
+            raise LimitExceededError(
+                f"{stats.requests:,} requests exceed {name}'s limit of "
+                f"{limits.max_requests:,} requests per batch; split the job (batchline's "
+                "workers do this automatically)"
+            )
+        if stats.bytes > limits.max_bytes:
+            raise LimitExceededError(
+                f"the request file is {stats.bytes / 1e6:,.1f} MB, over {name}'s limit of "
+                f"{limits.max_bytes / 1e6:,.0f} MB per batch; split the job"
+            )
+        return stats.requests
+
+    def submit_batch(
+        self,
+        file_path_or_buffer: RequestSource,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """Upload the requests and start one provider batch; return the provider's batch id."""
+        self.check_limits(file_path_or_buffer)
+        self.provider.check_credentials()
+        with open_source(file_path_or_buffer) as handle:
+            info = self.provider.submit(handle, metadata)
+        return info.id
+
+    def get_batch(self, batch_id: str) -> BatchInfo:
+        self.provider.check_credentials()
+        return self.provider.get(batch_id)
+
+    def get_batch_status(self, batch_id: str) -> dict[str, Any]:
+        """The batch's state in one vocabulary for all providers (``status``), with the
+        provider's own value in ``provider_status``, request counts and timestamps."""
+        return self.get_batch(batch_id).to_dict()
+
+    def list_batches(self, limit: int = 10) -> list[BatchInfo]:
+        self.provider.check_credentials()
+        return self.provider.list(limit=limit)
+
+    def cancel_batch(self, batch_id: str) -> dict[str, Any]:
+        self.provider.check_credentials()
+        return self.provider.cancel(batch_id).to_dict()
+
+    # -- results --------------------------------------------------------------------------------
+    def iter_results(
+        self,
+        batch_id: str,
+        *,
+        expected_ids: Iterable[str] | None = None,
+        raw_sink: IO[bytes] | None = None,
+    ) -> Iterator[BatchSuccess[T] | BatchError]:
+        """Stream a finished batch's results a line at a time.
+
+        With ``expected_ids`` every submitted request comes back exactly once: requests the
+        provider never answered become errors typed by how the batch ended. ``raw_sink``
+        receives the raw result lines as they stream by.
+        """
+        info = self.get_batch(batch_id)
+        if info.status not in RESULT_BEARING_STATUSES:
+            raise ResultsNotReadyError(
+                f"batch {batch_id} is {info.status.value} ({info.provider_status}); results "
+                "exist once it is completed, cancelled or expired"
+            )
+        lines: Iterable[bytes] = self.provider.iter_result_lines(batch_id)
+        if raw_sink is not None:
+            lines = _tee(lines, raw_sink)
+        results = iter_parse(lines, self.provider.parse_line, self.response_model)
+        missing_type = {
+            BatchStatus.EXPIRED: ErrorType.EXPIRED,
+            BatchStatus.CANCELLED: ErrorType.CANCELLED,
+        }.get(info.status, ErrorType.MISSING)
+        return account(
+            results,
+            expected_ids,
+            missing_type=missing_type,
+            missing_message=f"no result: the batch ended as {info.status.value}",
+        )
+
+    def retrieve_results(self, batch_id: str) -> list[BatchSuccess[T] | BatchError]:
+        """Download and parse every result of a finished batch."""
+        return list(self.iter_results(batch_id))
+
+    def get_results(
+        self, batch_id: str, file_path: str | os.PathLike[str] | None = None
+    ) -> list[BatchSuccess[T] | BatchError]:
+        """Like ``retrieve_results``; with ``file_path`` the raw result lines are saved too."""
+        if file_path is None:
+            return self.retrieve_results(batch_id)
+        with open(file_path, "wb") as sink:
+            return list(self.iter_results(batch_id, raw_sink=sink))
+
+    def iter_parse_results(self, content: ResultsSource) -> Iterator[BatchSuccess[T] | BatchError]:
+        """Stream-parse result content (str, bytes, a path, a file or an iterable of lines)."""
+        lines = iter_source_lines(content)
+        return account(iter_parse(lines, self.provider.parse_line, self.response_model), None)
+
+    def parse_results(self, content: ResultsSource) -> list[BatchSuccess[T] | BatchError]:
+        """Parse raw result content into typed results; a malformed line never aborts it."""
+        return list(self.iter_parse_results(content))
+
+
+def _tee(lines: Iterable[bytes], sink: IO[bytes]) -> Iterator[bytes]:
+    for line in lines:
+        sink.write(line if line.endswith(b"\n") else line + b"\n")
+        yield line

@@ -1,0 +1,178 @@
+"""The small interface every provider implements; everything else lives above it.
+
+A provider translates: batchline's request into its line format, its batch object into a
+``BatchInfo``, its result lines into ``LineOutcome``s, and its SDK's exceptions into
+``batchline.errors``. Status normalisation, limits, parsing into the response model and result
+accounting happen once, in the processor.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any, ClassVar
+
+from pydantic import BaseModel
+
+from batchline.batching.results import ErrorType
+from batchline.batching.status import BatchStatus
+from batchline.config import Settings
+
+#: A chat message as the guide writes it: ``{"role": "user", "content": "..."}``.
+Message = dict[str, Any]
+
+#: Turns ``(custom_id, messages)`` into one encoded request line (without the newline).
+LineEncoder = Callable[[str, Sequence[Message]], bytes]
+
+
+@dataclass(slots=True)
+class RequestOptions:
+    """Generation settings shared by every request of one batch."""
+
+    max_tokens: int = 1000
+    temperature: float | None = None
+    #: Provider-specific extras merged into each request body (e.g. ``top_p``).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RequestCounts:
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    #: Requests not yet finished (in progress, or never run when the batch ended early).
+    pending: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "completed": self.completed,
+            "failed": self.failed,
+            "pending": self.pending,
+        }
+
+
+@dataclass(slots=True)
+class BatchInfo:
+    """A provider batch in batchline's words, with the provider's own status kept beside it."""
+
+    id: str
+    provider: str
+    status: BatchStatus
+    provider_status: str
+    request_counts: RequestCounts = field(default_factory=RequestCounts)
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+    expires_at: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    #: Why the batch failed, when it did (the provider's message).
+    error: str | None = None
+    #: The provider's object, JSON-ready, for anything not normalised here.
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dict ``get_batch_status`` returns."""
+
+        def stamp(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "status": self.status.value,
+            "provider_status": self.provider_status,
+            "request_counts": self.request_counts.to_dict(),
+            "created_at": stamp(self.created_at),
+            "completed_at": stamp(self.completed_at),
+            "expires_at": stamp(self.expires_at),
+            "metadata": dict(self.metadata),
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class LineOutcome:
+    """What one result line says, before validation against the response model.
+
+    Exactly one of ``text`` (JSON text to validate), ``data`` (an already-decoded answer, as
+    Anthropic's tool input) or ``error_type`` is set.
+    """
+
+    custom_id: str
+    text: str | None = None
+    data: Any = None
+    error_type: ErrorType | None = None
+    error_message: str = ""
+    provider_code: str | None = None
+    usage: dict[str, int] | None = None
+    #: The decoded line; kept on errors so users can see what the provider said.
+    raw: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderLimits:
+    #: Most requests one provider batch accepts.
+    max_requests: int
+    #: Largest request payload (file or body) one provider batch accepts, in bytes.
+    max_bytes: int
+
+
+class Provider(abc.ABC):
+    """One provider's batch API. Subclasses fill the primitives; they hold no policy."""
+
+    name: ClassVar[str]
+    limits: ClassVar[ProviderLimits]
+    #: The env var a user sets to give this provider a credential (named in errors).
+    credential_env: ClassVar[str]
+
+    def __init__(self, model: str, settings: Settings) -> None:
+        self.model = model
+        self.settings = settings
+
+    # -- offline: no credential or network needed ------------------------------------------
+    @abc.abstractmethod
+    def line_encoder(self, response_model: type[BaseModel], options: RequestOptions) -> LineEncoder:
+        """Precompute what is the same for every request (the schema), return a fast encoder."""
+
+    @abc.abstractmethod
+    def parse_line(self, line: bytes | str) -> LineOutcome:
+        """Read one result line. Raises ``ValueError`` only when the line is unreadable."""
+
+    def request_custom_id(self, line: bytes | str) -> str:
+        """The custom id of one request line of this provider's format (used for accounting)."""
+        import orjson
+
+        return str(orjson.loads(line)["custom_id"])
+
+    # -- online ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def check_credentials(self) -> None:
+        """Raise ``ConfigurationError`` naming the env var when a credential is missing."""
+
+    @abc.abstractmethod
+    def submit(self, source: IO[bytes], metadata: dict[str, str] | None) -> BatchInfo:
+        """Upload the request lines in ``source`` and create one provider batch."""
+
+    @abc.abstractmethod
+    def get(self, batch_id: str) -> BatchInfo: ...
+
+    @abc.abstractmethod
+    def list(self, limit: int = 20) -> list[BatchInfo]:
+        """Most recent batches first."""
+
+    @abc.abstractmethod
+    def cancel(self, batch_id: str) -> BatchInfo: ...
+
+    @abc.abstractmethod
+    def iter_result_lines(self, batch_id: str) -> Iterator[bytes]:
+        """Stream every result line of a finished batch, from every file the provider wrote
+        (OpenAI's output *and* error files), a line at a time."""
+
+    def find_by_metadata(self, key: str, value: str, *, limit: int = 100) -> list[BatchInfo]:
+        """Recent batches whose metadata (or labels) carry ``key=value``; for reconciliation.
+
+        Providers without batch metadata override this with their own evidence.
+        """
+        return [b for b in self.list(limit=limit) if b.metadata.get(key) == value]
