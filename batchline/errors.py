@@ -81,3 +81,24 @@ class BatchNotFoundError(ProviderRejected):
 
 class ResultsNotReadyError(BatchlineError):
     """Results were asked for before the batch reached a state that has them."""
+
+
+def error_for_status(
+    status_code: int | None,
+    message: str,
+    *,
+    provider: str,
+    code: str | None = None,
+) -> ProviderError:
+    """The batchline error for an HTTP failure; ``None`` means no answer at all (timeout,
+    refused connection), which is transient."""
+    kwargs = {"provider": provider, "status_code": status_code, "code": code}
+    if status_code is None or status_code >= 500 or status_code in (408, 409):
+        return ProviderUnavailable(message, **kwargs)
+    if status_code == 429:
+        return ProviderRateLimited(message, **kwargs)
+    if status_code in (401, 403):
+        return ProviderAuthError(message, **kwargs)
+    if status_code == 404:
+        return BatchNotFoundError(message, **kwargs)
+    return ProviderRejected(message, **kwargs)

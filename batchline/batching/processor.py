@@ -56,6 +56,7 @@ class BatchProcessor(Generic[T]):
         response_model: type[T],
         *,
         settings: Settings | None = None,
+        **provider_options: Any,
     ) -> None:
         self.provider_name, self.model_name = split_model(model)
         self.model = model

@@ -127,9 +127,12 @@ class Provider(abc.ABC):
     #: The env var a user sets to give this provider a credential (named in errors).
     credential_env: ClassVar[str]
 
-    def __init__(self, model: str, settings: Settings) -> None:
+    def __init__(self, model: str, settings: Settings, **options: Any) -> None:
+        """``options`` are provider-specific choices (e.g. Anthropic's ``output_mode``);
+        a provider raises ``InvalidRequestError`` for one it does not know."""
         self.model = model
         self.settings = settings
+        self.options = options
 
     # -- offline: no credential or network needed ------------------------------------------
     @abc.abstractmethod
