@@ -1,0 +1,180 @@
+"""``batchline batch ...``: the guide's CLI commands, for one provider batch at a time."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from batchline.cli.common import console, load_model, user_errors
+from batchline.errors import InvalidRequestError
+
+app = typer.Typer(no_args_is_help=True)
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="provider/model-name, e.g. openai/gpt-4.1-mini"),
+]
+ResponseModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--response-model",
+        help="Import path of the pydantic model to parse into (pkg.module:Model); "
+        "without it, any JSON object is accepted.",
+    ),
+]
+
+#: Placeholder model names used when only the provider matters (status, results, cancel).
+_DEFAULT_MODELS = {
+    "openai": "openai/gpt-4.1-mini",
+    "anthropic": "anthropic/claude-3-5-sonnet-20241022",
+    "google": "google/gemini-2.5-flash",
+}
+
+
+def provider_for_batch_id(batch_id: str) -> str:
+    """Each provider's batch ids look different, so the guide's ``results`` needs no --model."""
+    if batch_id.startswith("msgbatch_"):
+        return "anthropic"
+    if batch_id.startswith("batch_"):
+        return "openai"
+    if "batchPredictionJobs/" in batch_id:
+        return "google"
+    raise InvalidRequestError(
+        f"cannot tell the provider of batch id {batch_id!r}; pass --model provider/model-name"
+    )
+
+
+def _processor(model: str | None, batch_id: str | None, response_model: str | None) -> Any:
+    from batchline.batching import BatchProcessor
+
+    if model is None:
+        if batch_id is None:
+            raise InvalidRequestError("--model is required (provider/model-name)")
+        model = _DEFAULT_MODELS[provider_for_batch_id(batch_id)]
+    return BatchProcessor(model, load_model(response_model))
+
+
+@app.command("list")
+@user_errors
+def list_batches(
+    model: ModelOpt = None,
+    limit: Annotated[int, typer.Option(help="How many recent batches")] = 10,
+) -> None:
+    """List recent batches of the model's provider, newest first."""
+    batches = _processor(model, None, None).list_batches(limit=limit)
+    table = Table(title=f"{len(batches)} batch(es)")
+    for column in ("id", "status", "provider status", "done/total", "failed", "created"):
+        table.add_column(column)
+    for info in batches:
+        counts = info.request_counts
+        table.add_row(
+            info.id,
+            info.status.value,
+            info.provider_status,
+            f"{counts.completed}/{counts.total}",
+            str(counts.failed),
+            info.created_at.strftime("%Y-%m-%d %H:%M") if info.created_at else "",
+        )
+    console.print(table)
+
+
+@app.command("create-from-file")
+@user_errors
+def create_from_file(
+    file_path: Annotated[Path, typer.Option("--file-path", help="JSONL request file")],
+    model: ModelOpt = None,
+    metadata: Annotated[
+        list[str] | None, typer.Option("--metadata", help="key=value, repeatable")
+    ] = None,
+) -> None:
+    """Submit an existing request file as one provider batch."""
+    pairs = dict(item.split("=", 1) for item in metadata or [] if "=" in item)
+    batch_id = _processor(model, None, None).submit_batch(str(file_path), metadata=pairs or None)
+    console.print(f"Batch submitted: [bold]{batch_id}[/]")
+
+
+@app.command("status")
+@user_errors
+def status(
+    batch_id: Annotated[str, typer.Option("--batch-id")],
+    model: ModelOpt = None,
+) -> None:
+    """Show one batch's status and request counts."""
+    info = _processor(model, batch_id, None).get_batch_status(batch_id)
+    table = Table(show_header=False)
+    for key in ("id", "status", "provider_status", "created_at", "completed_at", "error"):
+        table.add_row(key, str(info.get(key) or ""))
+    for key, value in info["request_counts"].items():
+        table.add_row(f"requests {key}", str(value))
+    console.print(table)
+
+
+@app.command("cancel")
+@user_errors
+def cancel(
+    batch_id: Annotated[str, typer.Option("--batch-id")],
+    model: ModelOpt = None,
+) -> None:
+    """Ask the provider to cancel a batch (finished requests keep their results)."""
+    info = _processor(model, batch_id, None).cancel_batch(batch_id)
+    console.print(f"{batch_id}: {info['status']} ({info['provider_status']})")
+
+
+@app.command("results")
+@user_errors
+def results(
+    batch_id: Annotated[str, typer.Option("--batch-id")],
+    output_file: Annotated[
+        Path | None, typer.Option("--output-file", help="Write parsed results as JSONL")
+    ] = None,
+    model: ModelOpt = None,
+    response_model: ResponseModelOpt = None,
+    raw: Annotated[bool, typer.Option(help="Write the provider's raw lines instead")] = False,
+) -> None:
+    """Download a finished batch's results, a line at a time, with a progress bar."""
+    processor = _processor(model, batch_id, response_model)
+    total = processor.get_batch_status(batch_id)["request_counts"]["total"] or None
+    kinds: Counter[str] = Counter()
+    with (
+        open(output_file, "wb") if output_file else _NullSink() as sink,
+        Progress(
+            TextColumn("[bold]downloading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task("results", total=total)
+        raw_sink = sink if raw and output_file else None
+        for result in processor.iter_results(batch_id, raw_sink=raw_sink):
+            kinds["success" if result.success else str(result.error_type)] += 1
+            if output_file and not raw:
+                sink.write(orjson.dumps(result.to_dict()) + b"\n")
+            progress.advance(task)
+    table = Table(title=f"results of {batch_id}")
+    table.add_column("outcome")
+    table.add_column("requests", justify="right")
+    for kind, count in kinds.most_common():
+        table.add_row(kind, f"{count:,}")
+    console.print(table)
+    if output_file:
+        console.print(f"written to {output_file}")
+
+
+class _NullSink:
+    def __enter__(self) -> _NullSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def write(self, data: bytes) -> int:
+        return len(data)

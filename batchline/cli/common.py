@@ -1,0 +1,48 @@
+"""What every command shares: user errors end in one red line and exit code 1, no traceback."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from batchline.errors import BatchlineError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def user_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn batchline's errors (and bad files) into a one-line message with exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (BatchlineError, FileNotFoundError, PermissionError) as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def load_model(path: str | None) -> Any:
+    """Import ``package.module:Model`` (or ``package.module.Model``); a clear error otherwise."""
+    from batchline.modelref import import_model
+
+    if not path:
+        from pydantic import BaseModel
+
+        class RawAnswer(BaseModel):
+            """Any JSON object: used when no response model is given."""
+
+            model_config = {"extra": "allow"}
+
+        return RawAnswer
+    return import_model(path)
