@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from batchline.cli import batch, jobs, services
+from batchline.cli import batch, jobs, ops, services
 
 app = typer.Typer(
     name="batchline",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(batch.app, name="batch", help="Provider batches: create, list, status, results.")
 app.add_typer(jobs.app, name="jobs", help="Jobs run by batchline's workers.")
 services.register(app)
+ops.register(app)
 
 
 def main() -> None:
