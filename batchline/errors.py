@@ -93,7 +93,7 @@ def error_for_status(
     """The batchline error for an HTTP failure; ``None`` means no answer at all (timeout,
     refused connection), which is transient."""
     kwargs = {"provider": provider, "status_code": status_code, "code": code}
-    if status_code is None or status_code >= 500 or status_code in (408, 409):
+    if status_code is None or status_code >= 500 or status_code == 408:
         return ProviderUnavailable(message, **kwargs)
     if status_code == 429:
         return ProviderRateLimited(message, **kwargs)

@@ -63,7 +63,9 @@ class BatchProcessor(Generic[T]):
         model_schema(response_model)  # a clear error now rather than at the first request
         self.response_model = response_model
         self.settings = settings or get_settings()
-        self.provider: Provider = provider_class(self.provider_name)(self.model_name, self.settings)
+        self.provider: Provider = provider_class(self.provider_name)(
+            self.model_name, self.settings, **provider_options
+        )
 
     # -- building -------------------------------------------------------------------------------
     def create_batch_from_messages(

@@ -56,7 +56,7 @@ def wait_until_terminal(processor: BatchProcessor[Any], batch_id: str) -> dict[s
 
 
 def faults(**rates: Any) -> Faults:
-    return Faults(completion_delay=TEST_COMPLETION_DELAY, **rates)
+    return Faults(**{"completion_delay": TEST_COMPLETION_DELAY, **rates})
 
 
 class ProviderContract:

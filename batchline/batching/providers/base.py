@@ -9,6 +9,7 @@ accounting happen once, in the processor.
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -173,7 +174,9 @@ class Provider(abc.ABC):
         """Stream every result line of a finished batch, from every file the provider wrote
         (OpenAI's output *and* error files), a line at a time."""
 
-    def find_by_metadata(self, key: str, value: str, *, limit: int = 100) -> list[BatchInfo]:
+    def find_by_metadata(
+        self, key: str, value: str, *, limit: int = 100
+    ) -> builtins.list[BatchInfo]:
         """Recent batches whose metadata (or labels) carry ``key=value``; for reconciliation.
 
         Providers without batch metadata override this with their own evidence.

@@ -1,0 +1,554 @@
+"""OpenAI's Batch API for chat completions: request lines, result lines, and the batch calls.
+
+Request lines are assembled from byte fragments computed once per batch (everything but the
+custom id and the messages), so building a million-line file costs little more than encoding
+the messages. Result lines come from two files: successes from the output file, failures from
+the error file; both are streamed, a line at a time.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, ClassVar, Final
+
+# The openai SDK (3.x) runs on httpx2; a connection dropped while a file streams surfaces as an
+# httpx2 error the SDK does not wrap, so the boundary below translates those too.
+import httpx2
+import openai
+import orjson
+from openai.types import Batch
+from pydantic import BaseModel
+
+from batchline.batching.providers.base import (
+    BatchInfo,
+    LineEncoder,
+    LineOutcome,
+    Message,
+    Provider,
+    ProviderLimits,
+    RequestCounts,
+    RequestOptions,
+)
+from batchline.batching.results import ErrorType
+from batchline.batching.schema import openai_strict_schema, schema_name
+from batchline.batching.status import BatchStatus
+from batchline.config import Settings
+from batchline.errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    ProviderError,
+    ProviderUnavailable,
+    error_for_status,
+)
+
+#: The only endpoint batchline batches today.
+ENDPOINT: Final = "/v1/chat/completions"
+#: The only completion window OpenAI offers.
+COMPLETION_WINDOW: Final = "24h"
+
+#: OpenAI's metadata limits: at most 16 pairs, keys up to 64 characters, values up to 512.
+METADATA_MAX_PAIRS = 16
+METADATA_MAX_KEY_CHARS = 64
+METADATA_MAX_VALUE_CHARS = 512
+
+#: Largest page ``GET /v1/batches`` serves.
+LIST_PAGE_SIZE = 100
+#: Bytes read at a time when streaming a result file.
+STREAM_CHUNK_BYTES = 1 << 16
+#: Per-call timeout: generous enough for a 200 MB upload, short enough to notice a dead server.
+CLIENT_TIMEOUT = openai.Timeout(120.0, connect=10.0)
+#: Retries the SDK makes on 429, 5xx and dropped connections (with backoff) for safe calls.
+CLIENT_MAX_RETRIES = 2
+
+#: Output modes: a ``json_schema`` response format, or one forced function tool.
+MODES = ("json_schema", "tools")
+
+#: Body keys batchline owns; an extra that sets one would change what the answer looks like.
+RESERVED_BODY_KEYS = frozenset(
+    {"model", "messages", "response_format", "tools", "tool_choice", "functions",
+     "function_call", "stream", "n"}
+)  # fmt: skip
+
+#: Every OpenAI batch status, once, in batchline's vocabulary (they happen to share it).
+STATUS_MAP: dict[str, BatchStatus] = {
+    "validating": BatchStatus.VALIDATING,
+    "failed": BatchStatus.FAILED,
+    "in_progress": BatchStatus.IN_PROGRESS,
+    "finalizing": BatchStatus.FINALIZING,
+    "completed": BatchStatus.COMPLETED,
+    "expired": BatchStatus.EXPIRED,
+    "cancelling": BatchStatus.CANCELLING,
+    "cancelled": BatchStatus.CANCELLED,
+}
+
+#: Error codes OpenAI writes for requests that never ran because the batch ended early.
+UNRUN_ERROR_TYPES: dict[str, ErrorType] = {
+    "batch_expired": ErrorType.EXPIRED,
+    "batch_cancelled": ErrorType.CANCELLED,
+}
+
+# Reasoning models (o1, o3, o4-mini, the gpt-5 family) reject ``max_tokens`` in favour of
+# ``max_completion_tokens``, reject any temperature but the default, and o-series models
+# reject ``parallel_tool_calls``. For them batchline sends ``max_completion_tokens`` and leaves
+# out temperature and ``parallel_tool_calls`` (the guide's default ``temperature=0.1`` would
+# otherwise fail every request). Other models keep ``max_tokens``, which every
+# OpenAI-compatible server understands. Fine-tuned names (``ft:o4-mini:...``) count too.
+_REASONING_MODEL = re.compile(r"^(?:ft:)?(?:o\d|gpt-5)(?:[-.:_]|$)")
+
+
+def is_reasoning_model(model: str) -> bool:
+    return _REASONING_MODEL.match(model) is not None
+
+
+class OpenAIProvider(Provider):
+    """OpenAI's Batch API over the official SDK, for ``/v1/chat/completions`` requests."""
+
+    name: ClassVar[str] = "openai"
+    limits: ClassVar[ProviderLimits] = ProviderLimits(
+        max_requests=50_000, max_bytes=200 * 1024 * 1024
+    )
+    credential_env: ClassVar[str] = "OPENAI_API_KEY"
+
+    def __init__(self, model: str, settings: Settings, **options: Any) -> None:
+        """Options: ``mode="json_schema"`` (default) or ``mode="tools"``."""
+        unknown = sorted(set(options) - {"mode"})
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown OpenAI option(s) {', '.join(unknown)}: the only option is "
+                f"mode={' or '.join(repr(m) for m in MODES)}"
+            )
+        mode = options.get("mode", "json_schema")
+        if mode not in MODES:
+            raise InvalidRequestError(
+                f"OpenAI mode must be {' or '.join(repr(m) for m in MODES)}, got {mode!r}"
+            )
+        super().__init__(model, settings, **options)
+        self.mode: str = mode
+        self._client: openai.OpenAI | None = None
+
+    # -- request lines ---------------------------------------------------------------------
+    def line_encoder(self, response_model: type[BaseModel], options: RequestOptions) -> LineEncoder:
+        """Each line is ``prefix + id + middle + messages + suffix``; only the id and the
+        messages are encoded per request."""
+        tail = orjson.dumps(self.body_settings(response_model, options))
+        prefix = b'{"custom_id":'
+        middle = (
+            b',"method":"POST","url":'
+            + orjson.dumps(ENDPOINT)
+            + b',"body":{"model":'
+            + orjson.dumps(self.model)
+            + b',"messages":'
+        )
+        suffix = b"," + tail[1:] + b"}"  # the settings object's keys, then close "body" and line
+        dumps = orjson.dumps
+        join = b"".join
+
+        def encode(custom_id: str, messages: Sequence[Message]) -> bytes:
+            if not isinstance(custom_id, str) or not custom_id:
+                raise InvalidRequestError(f"custom_id must be a non-empty string: {custom_id!r}")
+            try:
+                encoded_messages = dumps(messages)
+            except orjson.JSONEncodeError as exc:
+                raise InvalidRequestError(
+                    f"the messages of request {custom_id!r} cannot be encoded as JSON: {exc}"
+                ) from exc
+            return join((prefix, dumps(custom_id), middle, encoded_messages, suffix))
+
+        return encode
+
+    def body_settings(
+        self, response_model: type[BaseModel], options: RequestOptions
+    ) -> dict[str, Any]:
+        """The request body without ``model`` and ``messages``: the same for every line."""
+        reserved = sorted(RESERVED_BODY_KEYS & set(options.extra))
+        if reserved:
+            raise InvalidRequestError(
+                f"batchline sets {', '.join(reserved)} itself; remove it from the extra options"
+            )
+        if not isinstance(options.max_tokens, int) or options.max_tokens < 1:
+            raise InvalidRequestError(
+                f"max_tokens must be a positive integer: {options.max_tokens}"
+            )
+        temperature = options.temperature
+        if temperature is not None and not 0 <= temperature <= 2:
+            raise InvalidRequestError(f"temperature must be between 0 and 2: {temperature}")
+        reasoning = is_reasoning_model(self.model)
+        body: dict[str, Any] = {}
+        # An explicit token key in the extras wins, so a user can pick either for any model.
+        if not {"max_tokens", "max_completion_tokens"} & set(options.extra):
+            body["max_completion_tokens" if reasoning else "max_tokens"] = options.max_tokens
+        if temperature is not None and not reasoning:
+            body["temperature"] = temperature
+        body.update(self._answer_format(response_model, reasoning))
+        body.update(options.extra)
+        try:
+            orjson.dumps(body)
+        except orjson.JSONEncodeError as exc:
+            raise InvalidRequestError(
+                f"the extra options cannot be encoded as JSON: {exc}"
+            ) from exc
+        return body
+
+    def _answer_format(self, response_model: type[BaseModel], reasoning: bool) -> dict[str, Any]:
+        schema = openai_strict_schema(response_model)
+        name = schema_name(response_model)
+        if self.mode == "json_schema":
+            return {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "schema": schema, "strict": True},
+                }
+            }
+        tool = {
+            "type": "function",
+            "function": {"name": name, "parameters": schema, "strict": True},
+        }
+        forced: dict[str, Any] = {
+            "tools": [tool],
+            "tool_choice": {"type": "function", "function": {"name": name}},
+        }
+        if not reasoning:
+            # Strict schemas are only guaranteed for one call at a time.
+            forced["parallel_tool_calls"] = False
+        return forced
+
+    # -- result lines ----------------------------------------------------------------------
+    def parse_line(self, line: bytes | str) -> LineOutcome:
+        """Read an output-file or error-file line. Raises ``ValueError`` if it has neither
+        shape."""
+        data = orjson.loads(line)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        custom_id = data.get("custom_id")
+        if not isinstance(custom_id, str) or not custom_id:
+            raise ValueError("the line has no custom_id")
+        response = data.get("response")
+        if isinstance(response, dict):
+            return _response_outcome(custom_id, response, data)
+        error = data.get("error")
+        if isinstance(error, dict):
+            return _unrun_outcome(custom_id, error, data)
+        raise ValueError("the line has neither a response nor an error")
+
+    # -- the API ---------------------------------------------------------------------------
+    def check_credentials(self) -> None:
+        key = self.settings.openai_api_key
+        if key is None or not key.get_secret_value().strip():
+            raise ConfigurationError(
+                "OPENAI_API_KEY is not set: export your OpenAI API key "
+                "(https://platform.openai.com/api-keys) to submit or read OpenAI batches"
+            )
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The SDK client, built on first use (building request files needs no credential)."""
+        if self._client is None:
+            self.check_credentials()
+            assert self.settings.openai_api_key is not None  # checked just above
+            self._client = openai.OpenAI(
+                api_key=self.settings.openai_api_key.get_secret_value(),
+                base_url=self.settings.openai_base_url or None,
+                max_retries=CLIENT_MAX_RETRIES,
+                timeout=CLIENT_TIMEOUT,
+            )
+        return self._client
+
+    def submit(self, source: IO[bytes], metadata: dict[str, str] | None) -> BatchInfo:
+        """Upload the file, then create the batch. The create call is never retried by the
+        SDK: OpenAI has no idempotency key, so a retry after a lost answer could start (and
+        bill) the same batch twice; callers reconcile through ``find_by_metadata`` instead."""
+        checked = check_metadata(metadata)
+        with translate_errors():
+            uploaded = self.client.files.create(file=(upload_name(source), source), purpose="batch")
+            batch = self.client.with_options(max_retries=0).batches.create(
+                input_file_id=uploaded.id,
+                endpoint=ENDPOINT,
+                completion_window=COMPLETION_WINDOW,
+                metadata=checked or openai.omit,
+            )
+        return self.to_info(batch)
+
+    def get(self, batch_id: str) -> BatchInfo:
+        return self.to_info(self._retrieve(batch_id))
+
+    def list(self, limit: int = 20) -> list[BatchInfo]:
+        return [self.to_info(batch) for batch in self._recent_batches(limit)]
+
+    def cancel(self, batch_id: str) -> BatchInfo:
+        """Ask OpenAI to stop the batch. Cancelling a batch that has already ended changes
+        nothing and returns it as it is, so a retried or late cancel is not an error."""
+        current = self.get(batch_id)
+        if current.status.is_terminal:
+            return current
+        try:
+            with translate_errors():
+                batch = self.client.batches.cancel(batch_id)
+        except ProviderError:
+            # The batch may have ended between the two calls: OpenAI refuses to cancel a
+            # finished batch (with a 4xx; the sandbox uses 409, which reads as retryable).
+            latest = self.get(batch_id)
+            if latest.status.is_terminal:
+                return latest
+            raise
+        return self.to_info(batch)
+
+    def iter_result_lines(self, batch_id: str) -> Iterator[bytes]:
+        """Successes come from the output file, failures (and requests a cancelled or expired
+        batch never ran) from the error file; a batch may have either or both."""
+        batch = self._retrieve(batch_id)
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if file_id:
+                yield from self._file_lines(file_id)
+
+    def find_by_metadata(
+        self, key: str, value: str, *, limit: int = 100
+    ) -> builtins.list[BatchInfo]:
+        """Batches among the ``limit`` most recent whose metadata has ``key=value``."""
+        return [
+            self.to_info(batch)
+            for batch in self._recent_batches(limit)
+            if (batch.metadata or {}).get(key) == value
+        ]
+
+    def _retrieve(self, batch_id: str) -> Batch:
+        check_batch_id(batch_id)
+        with translate_errors():
+            return self.client.batches.retrieve(batch_id)
+
+    def _recent_batches(self, limit: int) -> Iterator[Batch]:
+        """Newest first, following ``after`` cursors until ``limit`` batches or the end."""
+        if not isinstance(limit, int) or limit < 1:
+            raise InvalidRequestError(f"limit must be a positive integer: {limit!r}")
+        remaining = limit
+        after: str | openai.Omit = openai.omit
+        while remaining > 0:
+            with translate_errors():
+                page = self.client.batches.list(limit=min(remaining, LIST_PAGE_SIZE), after=after)
+            batches = page.data[:remaining]
+            yield from batches
+            remaining -= len(batches)
+            if not page.has_more or not page.data:
+                return
+            after = page.data[-1].id
+
+    def _file_lines(self, file_id: str) -> Iterator[bytes]:
+        with (
+            translate_errors(),
+            self.client.files.with_streaming_response.content(file_id) as response,
+        ):
+            yield from split_lines(response.iter_bytes(STREAM_CHUNK_BYTES))
+
+    def to_info(self, batch: Batch) -> BatchInfo:
+        counts = batch.request_counts
+        total = counts.total if counts else 0
+        completed = counts.completed if counts else 0
+        failed = counts.failed if counts else 0
+        # The time the batch stopped changing, whichever way it ended.
+        ended_at = batch.completed_at or batch.failed_at or batch.cancelled_at or batch.expired_at
+        return BatchInfo(
+            id=batch.id,
+            provider=self.name,
+            # A status newer than this table keeps being polled rather than treated as final.
+            status=STATUS_MAP.get(batch.status, BatchStatus.IN_PROGRESS),
+            provider_status=batch.status,
+            request_counts=RequestCounts(
+                total=total,
+                completed=completed,
+                failed=failed,
+                pending=max(total - completed - failed, 0),
+            ),
+            created_at=utc(batch.created_at),
+            completed_at=utc(ended_at),
+            expires_at=utc(batch.expires_at),
+            metadata=dict(batch.metadata or {}),
+            error=batch_error_message(batch),
+            raw=batch.model_dump(mode="json"),
+        )
+
+
+# -- result-line helpers -------------------------------------------------------------------
+def _response_outcome(custom_id: str, response: dict[str, Any], line: Any) -> LineOutcome:
+    status_code = response.get("status_code")
+    body = response.get("body")
+    if status_code != 200:
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        kind = error.get("type") or "error"
+        message = error.get("message") or "no message"
+        return LineOutcome(
+            custom_id=custom_id,
+            error_type=ErrorType.PROVIDER_ERROR,
+            error_message=f"HTTP {status_code} {kind}: {message}",
+            provider_code=error.get("code") or error.get("type"),
+            raw=line,
+        )
+    if not isinstance(body, dict):
+        raise ValueError("a 200 response without a body")
+    usage = usage_counts(body.get("usage"))
+    choices = body.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        return _failed(custom_id, ErrorType.PROVIDER_ERROR, "the response has no choices", line)
+    choice = choices[0]
+    message = choice.get("message") or {}
+    finish_reason = choice.get("finish_reason")
+    if message.get("refusal"):
+        return _failed(custom_id, ErrorType.REFUSAL, f"refused: {message['refusal']}", line, usage)
+    if finish_reason == "content_filter":
+        reason = "the answer was withheld by OpenAI's content filter"
+        return _failed(custom_id, ErrorType.REFUSAL, reason, line, usage)
+    if finish_reason == "length":
+        reason = "the answer was cut off at the token limit (finish_reason=length)"
+        return _failed(custom_id, ErrorType.TRUNCATED, reason, line, usage)
+    for call in message.get("tool_calls") or []:
+        arguments = (call.get("function") or {}).get("arguments")
+        if isinstance(arguments, str):
+            return LineOutcome(custom_id=custom_id, text=arguments, usage=usage, raw=line)
+    content = message.get("content")
+    if isinstance(content, str):
+        return LineOutcome(custom_id=custom_id, text=content, usage=usage, raw=line)
+    reason = f"the response has neither content nor a tool call (finish_reason={finish_reason})"
+    return _failed(custom_id, ErrorType.PROVIDER_ERROR, reason, line, usage)
+
+
+def _unrun_outcome(custom_id: str, error: dict[str, Any], line: Any) -> LineOutcome:
+    code = error.get("code")
+    message = error.get("message") or "no message"
+    return LineOutcome(
+        custom_id=custom_id,
+        error_type=UNRUN_ERROR_TYPES.get(str(code), ErrorType.PROVIDER_ERROR),
+        error_message=f"{code}: {message}" if code else message,
+        provider_code=code,
+        raw=line,
+    )
+
+
+def _failed(
+    custom_id: str,
+    error_type: ErrorType,
+    message: str,
+    line: Any,
+    usage: dict[str, int] | None = None,
+) -> LineOutcome:
+    return LineOutcome(
+        custom_id=custom_id, error_type=error_type, error_message=message, usage=usage, raw=line
+    )
+
+
+def usage_counts(usage: Any) -> dict[str, int] | None:
+    """OpenAI's own token counts, with cached and reasoning tokens lifted from the details."""
+    if not isinstance(usage, dict):
+        return None
+    counts = {k: v for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool)}
+    for details_key, count_key in (
+        ("prompt_tokens_details", "cached_tokens"),
+        ("completion_tokens_details", "reasoning_tokens"),
+    ):
+        details = usage.get(details_key)
+        if isinstance(details, dict) and isinstance(details.get(count_key), int):
+            counts[count_key] = details[count_key]
+    return counts or None
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Re-cut a byte stream into non-blank lines. Splitting only on ``\\n`` matters: a JSON
+    string may hold U+2028, which ``str.splitlines`` would wrongly treat as a line end."""
+    carry: list[bytes] = []
+    for chunk in chunks:
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            piece = chunk[start:end]
+            if carry:
+                carry.append(piece)
+                piece = b"".join(carry)
+                carry.clear()
+            if piece.strip():
+                yield piece.rstrip(b"\r")
+            start = end + 1
+        if start < len(chunk):
+            carry.append(chunk[start:])
+    tail = b"".join(carry)
+    if tail.strip():
+        yield tail.rstrip(b"\r")
+
+
+# -- batch helpers -------------------------------------------------------------------------
+def utc(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
+
+
+def batch_error_message(batch: Batch) -> str | None:
+    """OpenAI's reasons a batch failed (usually input validation), one per problem line."""
+    problems = batch.errors.data if batch.errors and batch.errors.data else []
+    parts = []
+    for problem in problems:
+        where = f"line {problem.line}: " if problem.line is not None else ""
+        code = f" ({problem.code})" if problem.code else ""
+        parts.append(f"{where}{problem.message or 'no message'}{code}")
+    return "; ".join(parts) or None
+
+
+def check_metadata(metadata: dict[str, str] | None) -> dict[str, str] | None:
+    """Refuse metadata OpenAI would refuse, before anything is uploaded."""
+    if not metadata:
+        return None
+    if not isinstance(metadata, dict):
+        raise InvalidRequestError(f"metadata must be a dict of strings, got {type(metadata)}")
+    if len(metadata) > METADATA_MAX_PAIRS:
+        raise InvalidRequestError(
+            f"OpenAI allows at most {METADATA_MAX_PAIRS} metadata pairs, got {len(metadata)}"
+        )
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidRequestError(
+                f"metadata keys and values must be strings: {key!r}: {value!r}"
+            )
+        if not key or len(key) > METADATA_MAX_KEY_CHARS:
+            raise InvalidRequestError(
+                f"metadata key {key[:80]!r} must be 1 to {METADATA_MAX_KEY_CHARS} characters"
+            )
+        if len(value) > METADATA_MAX_VALUE_CHARS:
+            raise InvalidRequestError(
+                f"metadata value for {key!r} is {len(value)} characters; OpenAI allows "
+                f"{METADATA_MAX_VALUE_CHARS}"
+            )
+    return dict(metadata)
+
+
+def check_batch_id(batch_id: str) -> None:
+    if not isinstance(batch_id, str) or not batch_id.strip():
+        raise InvalidRequestError(f"batch_id must be a non-empty string: {batch_id!r}")
+
+
+def upload_name(source: IO[bytes]) -> str:
+    """The upload's file name: the source's own when it is a ``.jsonl`` file (OpenAI refuses
+    other extensions for batch input), a fixed one for buffers."""
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and name.endswith(".jsonl"):
+        return Path(name).name
+    return "batchline-requests.jsonl"
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn the SDK's (and its transport's) exceptions into batchline's error family."""
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        body = exc.body if isinstance(exc.body, dict) else {}
+        detail = body.get("message")
+        message = detail if isinstance(detail, str) and detail else exc.message
+        code = exc.code or (exc.type if isinstance(exc.type, str) else None)
+        raise error_for_status(exc.status_code, message, provider="openai", code=code) from exc
+    except openai.APIConnectionError as exc:  # includes APITimeoutError
+        raise ProviderUnavailable(str(exc), provider="openai") from exc
+    except openai.APIError as exc:
+        raise ProviderError(str(exc), provider="openai") from exc
+    except httpx2.TransportError as exc:
+        raise ProviderUnavailable(
+            f"connection lost: {type(exc).__name__}: {exc}", provider="openai"
+        ) from exc
