@@ -357,10 +357,10 @@ def test_real_structured_output_validates_into_the_model() -> None:
     assert isinstance(first, BatchSuccess)
     assert first.result.speaker_points[0].speaker.name == "Charlie Dewhirst"
     assert first.usage == {
-        "prompt_tokens": 1223,
-        "completion_tokens": 1012,
+        "input_tokens": 1223,
+        "output_tokens": 1012,
         "total_tokens": 2235,
-        "cached_tokens": 0,
+        "cached_input_tokens": 0,
         "reasoning_tokens": 0,
     }
 
@@ -370,7 +370,7 @@ def test_real_reasoning_token_counts_are_kept() -> None:
     usage = offline_provider().parse_line(line).usage
     assert usage is not None
     assert usage["reasoning_tokens"] == 1408
-    assert usage["completion_tokens"] == 1421
+    assert usage["output_tokens"] == 1421
 
 
 def test_real_free_text_answers_become_invalid_json_errors() -> None:
@@ -403,7 +403,13 @@ def test_content_answer_is_returned_as_text_with_usage() -> None:
         '{"name": "Al", "age": 3}',
         None,
     )
-    assert outcome.usage == {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
+    assert outcome.usage == {
+        "input_tokens": 12,
+        "output_tokens": 7,
+        "total_tokens": 19,
+        "cached_input_tokens": 0,
+        "reasoning_tokens": 0,
+    }
 
 
 def test_tool_call_arguments_are_the_answer() -> None:

@@ -182,3 +182,28 @@ class Provider(abc.ABC):
         Providers without batch metadata override this with their own evidence.
         """
         return [b for b in self.list(limit=limit) if b.metadata.get(key) == value]
+
+
+def token_usage(
+    input_tokens: Any,
+    output_tokens: Any,
+    *,
+    cached_input_tokens: Any = 0,
+    reasoning_tokens: Any = 0,
+) -> dict[str, int] | None:
+    """Token counts in one vocabulary for every provider, so cost reports need no per-provider
+    code. ``None`` when the provider reported nothing usable."""
+
+    def count(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    usage = {
+        "input_tokens": count(input_tokens),
+        "output_tokens": count(output_tokens),
+        "cached_input_tokens": count(cached_input_tokens),
+        "reasoning_tokens": count(reasoning_tokens),
+    }
+    if not any(usage.values()):
+        return None
+    usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+    return usage

@@ -33,6 +33,7 @@ from batchline.batching.providers.base import (
     ProviderLimits,
     RequestCounts,
     RequestOptions,
+    token_usage,
 )
 from batchline.batching.results import ErrorType
 from batchline.batching.schema import openai_strict_schema, schema_name
@@ -440,18 +441,18 @@ def _failed(
 
 
 def usage_counts(usage: Any) -> dict[str, int] | None:
-    """OpenAI's own token counts, with cached and reasoning tokens lifted from the details."""
+    """OpenAI's token counts in batchline's vocabulary (cached and reasoning tokens are nested
+    in OpenAI's details objects)."""
     if not isinstance(usage, dict):
         return None
-    counts = {k: v for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool)}
-    for details_key, count_key in (
-        ("prompt_tokens_details", "cached_tokens"),
-        ("completion_tokens_details", "reasoning_tokens"),
-    ):
-        details = usage.get(details_key)
-        if isinstance(details, dict) and isinstance(details.get(count_key), int):
-            counts[count_key] = details[count_key]
-    return counts or None
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    return token_usage(
+        usage.get("prompt_tokens"),
+        usage.get("completion_tokens"),
+        cached_input_tokens=prompt_details.get("cached_tokens"),
+        reasoning_tokens=completion_details.get("reasoning_tokens"),
+    )
 
 
 def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
