@@ -204,7 +204,7 @@ def test_temperature_none_is_left_out() -> None:
 
 
 def test_tools_mode_forces_one_strict_function_tool() -> None:
-    body = encode_one(offline_provider(mode="tools"), Profile)["body"]
+    body = encode_one(offline_provider(output_mode="tools"), Profile)["body"]
     assert "response_format" not in body
     [tool] = body["tools"]
     assert tool["type"] == "function"
@@ -216,7 +216,7 @@ def test_tools_mode_forces_one_strict_function_tool() -> None:
 
 
 def test_tools_mode_leaves_out_parallel_tool_calls_for_reasoning_models() -> None:
-    body = encode_one(offline_provider("o4-mini", mode="tools"))["body"]
+    body = encode_one(offline_provider("o4-mini", output_mode="tools"))["body"]
     assert "parallel_tool_calls" not in body
     assert body["tool_choice"]["function"]["name"] == "User"
 
@@ -237,15 +237,15 @@ def test_an_explicit_token_key_in_extras_replaces_the_default_one() -> None:
 def test_provider_options_reach_the_provider_through_the_registry() -> None:
     cls = provider_class("openai")
     assert cls is OpenAIProvider
-    assert cls("gpt-4.1-mini", Settings(), mode="tools").mode == "tools"
+    assert cls("gpt-4.1-mini", Settings(), output_mode="tools").mode == "tools"
 
 
 # -- bad inputs are refused before any network call ------------------------------------------------
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"output_mode": "tools"}, "unknown OpenAI option"),
-        ({"mode": "json"}, "mode must be"),
+        ({"mode": "tools"}, "unknown OpenAI option"),
+        ({"output_mode": "json"}, "output_mode must be"),
     ],
 )
 def test_unknown_provider_options_are_refused(options: dict[str, Any], match: str) -> None:
@@ -424,7 +424,7 @@ def test_tool_call_arguments_are_the_answer() -> None:
             }
         ],
     }
-    outcome = offline_provider(mode="tools").parse_line(result_line(message, "tool_calls"))
+    outcome = offline_provider(output_mode="tools").parse_line(result_line(message, "tool_calls"))
     assert outcome.text == '{"name": "Bo", "age": 35}'
     assert outcome.error_type is None
 
@@ -734,9 +734,7 @@ def test_large_result_files_stream_line_by_line(sandbox: Sandbox) -> None:
 def test_tools_mode_runs_end_to_end(sandbox: Sandbox) -> None:
     bodies: list[dict[str, Any]] = []
     sandbox.model = FakeModel(lambda custom_id, body: bodies.append(body))
-    processor = BatchProcessor("openai/gpt-4.1-mini", Profile)
-    # BatchProcessor does not pass provider options on yet, so the provider is set directly.
-    processor.provider = sandbox_provider(mode="tools")
+    processor = BatchProcessor("openai/gpt-4.1-mini", Profile, output_mode="tools")
     batch_id, status = submit_and_wait(processor, 3)
     assert status["status"] == "completed"
     assert all(body["tool_choice"]["function"]["name"] == "Profile" for body in bodies)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, ClassVar
@@ -207,3 +207,30 @@ def token_usage(
         return None
     usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
     return usage
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The non-blank lines of a byte stream, whatever the chunk boundaries.
+
+    Only ``\\n`` ends a line: a JSON string may hold U+2028, which ``str.splitlines`` would
+    wrongly treat as a line end.
+    """
+    pending: list[bytes] = []
+    for chunk in chunks:
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            pending.append(chunk)
+            continue
+        if pending:
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
+            pending = []
+        last = lines.pop()
+        if last:
+            pending.append(last)
+        for line in lines:
+            if line.strip():
+                yield line.rstrip(b"\r")
+    rest = b"".join(pending)
+    if rest.strip():
+        yield rest.rstrip(b"\r")

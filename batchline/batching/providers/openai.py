@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from batchline.batching.providers.base import (
     ProviderLimits,
     RequestCounts,
     RequestOptions,
+    split_lines,
     token_usage,
 )
 from batchline.batching.results import ErrorType
@@ -116,17 +117,17 @@ class OpenAIProvider(Provider):
     credential_env: ClassVar[str] = "OPENAI_API_KEY"
 
     def __init__(self, model: str, settings: Settings, **options: Any) -> None:
-        """Options: ``mode="json_schema"`` (default) or ``mode="tools"``."""
-        unknown = sorted(set(options) - {"mode"})
+        """Options: ``output_mode="json_schema"`` (default) or ``output_mode="tools"``."""
+        unknown = sorted(set(options) - {"output_mode"})
         if unknown:
             raise InvalidRequestError(
                 f"unknown OpenAI option(s) {', '.join(unknown)}: the only option is "
-                f"mode={' or '.join(repr(m) for m in MODES)}"
+                f"output_mode={' or '.join(repr(m) for m in MODES)}"
             )
-        mode = options.get("mode", "json_schema")
+        mode = options.get("output_mode", "json_schema")
         if mode not in MODES:
             raise InvalidRequestError(
-                f"OpenAI mode must be {' or '.join(repr(m) for m in MODES)}, got {mode!r}"
+                f"OpenAI output_mode must be {' or '.join(repr(m) for m in MODES)}, got {mode!r}"
             )
         super().__init__(model, settings, **options)
         self.mode: str = mode
@@ -453,28 +454,6 @@ def usage_counts(usage: Any) -> dict[str, int] | None:
         cached_input_tokens=prompt_details.get("cached_tokens"),
         reasoning_tokens=completion_details.get("reasoning_tokens"),
     )
-
-
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Re-cut a byte stream into non-blank lines. Splitting only on ``\\n`` matters: a JSON
-    string may hold U+2028, which ``str.splitlines`` would wrongly treat as a line end."""
-    carry: list[bytes] = []
-    for chunk in chunks:
-        start = 0
-        while (end := chunk.find(b"\n", start)) != -1:
-            piece = chunk[start:end]
-            if carry:
-                carry.append(piece)
-                piece = b"".join(carry)
-                carry.clear()
-            if piece.strip():
-                yield piece.rstrip(b"\r")
-            start = end + 1
-        if start < len(chunk):
-            carry.append(chunk[start:])
-    tail = b"".join(carry)
-    if tail.strip():
-        yield tail.rstrip(b"\r")
 
 
 # -- batch helpers -------------------------------------------------------------------------
