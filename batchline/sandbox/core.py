@@ -6,14 +6,24 @@ gets the same 10 % every run, whatever order the lines are processed in.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import os
 import random
+import string
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class LineFault(StrEnum):
@@ -205,3 +215,174 @@ class SandboxContext:
     @staticmethod
     def now() -> float:
         return time.time()
+
+
+# -- helpers the provider apps share ------------------------------------------------------------
+
+_ID_CHARS = string.ascii_letters + string.digits
+#: Ids only need to look real and not collide; a private generator is quicker than ``secrets``
+#: for 50,000 lines and is not disturbed by a test seeding the global ``random``.
+_ID_RANDOM = random.Random()
+
+
+#: Maps each byte to a letter or digit (slightly unevenly, which no id reader can tell).
+_ID_TABLE = bytes((_ID_CHARS * 5).encode()[:256])
+
+
+def random_token(length: int) -> str:
+    """Random letters and digits for a provider-style id (``chatcmpl-...``, ``msg_01...``)."""
+    return _ID_RANDOM.randbytes(length).translate(_ID_TABLE).decode()
+
+
+def random_hex(length: int = 32) -> str:
+    """Random lower-case hex digits, as in OpenAI's ``request_id``."""
+    return f"{_ID_RANDOM.getrandbits(length * 4):0{length}x}"
+
+
+def answer_text(answer: Any) -> str:
+    """An answer as the model writes it: strings as they are, anything else as compact JSON."""
+    if isinstance(answer, str):
+        return answer
+    return orjson.dumps(answer).decode()
+
+
+def break_json(text: str) -> str:
+    """Text that no longer parses as JSON, as when a model loses track of its closing brace."""
+    stripped = text.rstrip()
+    if stripped.endswith(("}", "]")):
+        return stripped[:-1]
+    return "{" + text
+
+
+def cut_short(text: str) -> str:
+    """The first half of ``text``: an answer stopped by the token limit."""
+    return text[: max(1, len(text) // 2)]
+
+
+def written_answer(answer: Any, schema: dict[str, Any] | None, fault: LineFault | None) -> str:
+    """The text the model writes, spoiled as the fault asks (plain text only gets truncated)."""
+    if schema is not None and fault is LineFault.SCHEMA_VIOLATION:
+        answer = violate_schema(answer, schema)
+    text = answer_text(answer)
+    if schema is not None and fault is LineFault.INVALID_JSON:
+        return break_json(text)
+    if fault is LineFault.TRUNCATED:
+        return cut_short(text)
+    return text
+
+
+def partial_value(value: Any) -> Any:
+    """What was complete when output stopped halfway: the first half of an object's fields."""
+    if isinstance(value, dict):
+        return {key: value[key] for key in list(value)[: len(value) // 2]}
+    return value
+
+
+def violate_schema(value: Any, schema: dict[str, Any] | None) -> Any:
+    """A value that still parses but breaks ``schema``: a required field missing, else a wrong type.
+
+    Objects stay objects (a tool's input must be one), so a client's schema check, not its JSON
+    parser, is what catches it.
+    """
+    if not isinstance(value, dict):
+        return _wrong_type(value)
+    node = _resolve_ref(schema, schema) if schema else {}
+    broken = copy.deepcopy(value)
+    for key in node.get("required", []):
+        if key in broken:
+            del broken[key]
+            return broken
+    for key in broken:
+        broken[key] = _wrong_type(broken[key])
+        return broken
+    return [broken]
+
+
+def _wrong_type(value: Any) -> Any:
+    if isinstance(value, str):
+        return 12345
+    if isinstance(value, bool | int | float):
+        return "not a number"
+    if isinstance(value, list | dict):
+        return "not a container"
+    return 0
+
+
+def output_order(custom_ids: Sequence[str], seed: int) -> list[int]:
+    """Positions of ``custom_ids`` in the order a provider writes results: not input order.
+
+    Sorting by a seeded hash of the id keeps the order the same for the same input every run,
+    while ids that are next to each other in the input land far apart.
+    """
+
+    def rank(index: int) -> bytes:
+        key = f"order:{seed}:{custom_ids[index]}".encode()
+        return hashlib.blake2b(key, digest_size=8).digest()
+
+    return sorted(range(len(custom_ids)), key=rank)
+
+
+def read_lines(path: Path, spans: Sequence[int], order: Iterable[int]) -> Iterator[bytes]:
+    """The lines of ``path`` at ``spans`` (start, end pairs), in ``order``, read one at a time.
+
+    A batch keeps its requests' positions, not the requests, and reads them back shuffled.
+    """
+    with path.open("rb", buffering=0) as stream:
+        fd = stream.fileno()
+        for index in order:
+            start, end = spans[2 * index], spans[2 * index + 1]
+            yield os.pread(fd, end - start, start)
+
+
+class Spool:
+    """A private temporary folder for the files an app holds and serves.
+
+    Inputs of up to 200 MB and outputs of 50,000 lines live on disk, so they cost page cache,
+    not the server's memory; the folder is removed when the app is garbage-collected or the
+    interpreter exits.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix=f"batchline-sandbox-{name}-")
+        self.root = Path(self._folder.name)
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+
+class FrontDoor:
+    """ASGI middleware for a provider app: its key check and injected HTTP faults, before any route.
+
+    ``refuse(headers)`` returns the provider's error response (401, 429, 5xx) or None to let the
+    call through; every response carries a fresh request id under ``id_header``, as the real
+    APIs' do (the SDKs surface it as ``error.request_id``).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        refuse: Callable[[Headers], Response | None],
+        id_header: str,
+        new_id: Callable[[], str],
+    ) -> None:
+        self.app = app
+        self.refuse = refuse
+        self.id_header = id_header.encode()
+        self.new_id = new_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = self.new_id().encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((self.id_header, request_id))
+            await send(message)
+
+        refusal = self.refuse(Headers(scope=scope))
+        if refusal is not None:
+            await refusal(scope, receive, send_with_id)
+        else:
+            await self.app(scope, receive, send_with_id)
