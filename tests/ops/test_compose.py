@@ -1,0 +1,171 @@
+"""docker-compose.yml, checked by Docker Compose itself and against the real CLI and servers.
+
+There is no Docker engine here, so nothing runs in a container: Compose validates and resolves
+the file, the ``batchline`` parser accepts each service's command, and the commands whose
+behaviour matters (Redis persistence, the sandbox and its healthcheck) run as local processes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from batchline.sandbox import Sandbox
+from tests.ops.compose import compose_config, parse_batchline
+from tests.ops.processes import BATCHLINE, free_port, running, wait_until
+
+SANDBOX_STACK = {"redis", "flower", "sandbox", "sandbox-worker", "sandbox-beat"}
+LIVE_STACK = {"redis", "flower", "worker", "beat"}
+
+
+def services(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(config["services"])
+
+
+def test_sandbox_profile_runs_the_whole_stack_offline(tmp_path: Path) -> None:
+    assert set(services(compose_config(tmp_path, "sandbox"))) == SANDBOX_STACK
+
+
+def test_live_profile_runs_workers_for_real_providers_without_the_sandbox(tmp_path: Path) -> None:
+    assert set(services(compose_config(tmp_path, "live"))) == LIVE_STACK
+
+
+def test_without_a_profile_only_redis_and_flower_start(tmp_path: Path) -> None:
+    # A bare `up` must not start workers that guess whether to talk to the sandbox.
+    assert set(services(compose_config(tmp_path))) == {"redis", "flower"}
+
+
+def test_sandbox_workers_point_at_the_sandbox_as_it_advertises_itself(tmp_path: Path) -> None:
+    stack = services(compose_config(tmp_path, "sandbox"))
+    params = parse_batchline(stack["sandbox"]["command"][1:]).params
+    # The sandbox builds the URLs it hands out (Anthropic's results_url, its storage endpoint)
+    # from the address it listens on, so that address must be one the workers can reach.
+    advertised = Sandbox(host=params["host"], port=params["port"], gcs_port=params["gcs_port"]).env
+    for name in ("sandbox-worker", "sandbox-beat"):
+        env = stack[name]["environment"]
+        assert {key: env.get(key) for key in advertised} == advertised, name
+        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        assert stack[name]["depends_on"]["sandbox"]["condition"] == "service_healthy"
+
+
+def test_live_workers_pass_provider_settings_through_and_leave_unset_ones_unset(
+    tmp_path: Path,
+) -> None:
+    stack = services(compose_config(tmp_path, "live", env={"OPENAI_API_KEY": "sk-from-host"}))
+    for name in ("worker", "beat"):
+        env = stack[name]["environment"]
+        assert env["OPENAI_API_KEY"] == "sk-from-host"
+        # None means "not set in the container", so the SDKs keep their real endpoints.
+        assert env["ANTHROPIC_API_KEY"] is None
+        assert env["OPENAI_BASE_URL"] is None
+        assert "STORAGE_EMULATOR_HOST" not in env
+        assert not any("sandbox" in str(value) for value in env.values())
+
+
+@pytest.mark.parametrize("profile", ["sandbox", "live"])
+def test_every_batchline_service_command_is_accepted_by_the_real_cli(
+    tmp_path: Path, profile: str
+) -> None:
+    stack = services(compose_config(tmp_path, profile))
+    commands = {name: svc["command"] for name, svc in stack.items() if name != "redis"}
+    assert all(command[0] == "batchline" for command in commands.values()), commands
+    for command in commands.values():
+        parse_batchline(command[1:])
+
+
+def test_each_profile_runs_exactly_one_beat(tmp_path: Path) -> None:
+    # Two beats double every poll tick.
+    for profile in ("sandbox", "live"):
+        stack = services(compose_config(tmp_path, profile))
+        beats = [name for name, svc in stack.items() if svc["command"][1] == "beat"]
+        assert len(beats) == 1, (profile, beats)
+        assert "deploy" not in stack[beats[0]] or stack[beats[0]]["deploy"].get("replicas") == 1
+
+
+def test_flower_takes_basic_auth_from_the_environment_and_listens_on_loopback_only(
+    tmp_path: Path,
+) -> None:
+    flower = services(compose_config(tmp_path, env={"FLOWER_BASIC_AUTH": "ops:s3cret"}))["flower"]
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == "ops:s3cret"
+    assert "s3cret" not in " ".join(flower["command"])
+    assert [port["host_ip"] for port in flower["ports"]] == ["127.0.0.1"]
+    params = parse_batchline(flower["command"][1:]).params
+    assert params["unauthenticated"] is False
+    assert {port["target"] for port in flower["ports"]} == {params["port"]}
+
+
+def test_redis_keeps_its_append_only_file_on_a_named_volume(tmp_path: Path) -> None:
+    config = compose_config(tmp_path)
+    redis_service = services(config)["redis"]
+    command = redis_service["command"]
+    data_dir = command[command.index("--dir") + 1]
+    [volume] = redis_service["volumes"]
+    assert volume["type"] == "volume" and volume["target"] == data_dir
+    assert volume["source"] in config["volumes"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
+def test_the_redis_command_really_persists_every_write_to_the_append_only_file(
+    tmp_path: Path,
+) -> None:
+    command = services(compose_config(tmp_path))["redis"]["command"]
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    port = free_port()
+    argv = [arg if arg != "/data" else str(data_dir) for arg in command]
+    argv += ["--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    with running(argv, {"PATH": "/usr/bin:/bin"}, tmp_path / "redis.log"):
+        client = redis.Redis(port=port)
+        wait_until(lambda: _pings(client), 10, "the compose redis command to answer")
+        client.set("batchline:compose-check", "kept")
+        client.close()
+    # The server has stopped; the write must be in the append-only file it left behind.
+    assert b"batchline:compose-check" in b"".join(
+        path.read_bytes() for path in data_dir.rglob("*.aof")
+    )
+
+
+def test_the_sandbox_service_starts_and_passes_its_own_healthcheck(tmp_path: Path) -> None:
+    sandbox = services(compose_config(tmp_path, "sandbox"))["sandbox"]
+    port, gcs_port = free_port(), free_port()
+    # In compose it listens on sandbox:8900/8901; here on loopback and free ports.
+    command = list(sandbox["command"])
+    for option, value in (("--host", "127.0.0.1"), ("--port", port), ("--gcs-port", gcs_port)):
+        command[command.index(option) + 1] = str(value)
+    argv = [BATCHLINE, *command[1:]]
+    check = [
+        arg.replace("sandbox:8900", f"127.0.0.1:{port}")
+        for arg in sandbox["healthcheck"]["test"][1:]
+    ]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    with running(argv, env, tmp_path / "sandbox.log") as proc:
+        wait_until(
+            lambda: _exited(proc, tmp_path) or _succeeds(check),
+            30,
+            "the sandbox healthcheck to pass",
+            interval=0.3,
+        )
+
+
+def _exited(proc: subprocess.Popen[bytes], tmp_path: Path) -> bool:
+    if proc.poll() is not None:
+        raise AssertionError((tmp_path / "sandbox.log").read_text())
+    return False
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def _succeeds(argv: list[str]) -> bool:
+    import sys
+
+    argv = [sys.executable if arg == "python" else arg for arg in argv]
+    return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
