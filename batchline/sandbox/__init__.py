@@ -3,7 +3,8 @@
 Point the official SDKs at it by base URL and everything runs offline, with no key and no cost.
 """
 
-from batchline.sandbox.core import BatchOutcome, FakeModel, Faults, LineFault, Responder
+from batchline.sandbox.fake_model import FakeModel, Responder
+from batchline.sandbox.faults import BatchOutcome, Faults, LineFault
 from batchline.sandbox.server import Sandbox
 
 __all__ = ["BatchOutcome", "FakeModel", "Faults", "LineFault", "Responder", "Sandbox"]

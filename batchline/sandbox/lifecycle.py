@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from batchline.sandbox.core import BatchOutcome, Faults
+from batchline.sandbox.faults import BatchOutcome, Faults
 
 #: Share of ``completion_delay`` spent validating the input before processing starts.
 VALIDATING_SHARE = 0.2
@@ -160,6 +160,13 @@ class Timeline:
 
     def is_over(self, now: float) -> bool:
         return self.phase(now) in TERMINAL_PHASES
+
+    def expires_at(self, lifetime: float) -> float:
+        """When the provider gives up on the batch: ``lifetime`` after creation, or, for a batch
+        that is going to expire, the moment it does."""
+        if self.ending is Ending.EXPIRE:
+            return self.ended_at
+        return self.created_at + lifetime
 
     # -- who got answered ----------------------------------------------------------------------
     def ran(self) -> Ran:

@@ -20,7 +20,9 @@ from starlette.routing import Mount, Route
 from batchline.sandbox import anthropic as anthropic_app
 from batchline.sandbox import google as google_app
 from batchline.sandbox import openai as openai_app
-from batchline.sandbox.core import FakeModel, Faults, Responder, SandboxContext
+from batchline.sandbox.context import SandboxContext
+from batchline.sandbox.fake_model import FakeModel, Responder
+from batchline.sandbox.faults import Faults
 
 #: Keys the sandbox hands out; any non-empty key is accepted, these are just recognisable.
 OPENAI_KEY = "sk-sandbox-openai"
