@@ -116,6 +116,19 @@ def test_batch_is_in_progress_then_ended_with_an_absolute_results_url(sandbox: S
     assert (ended.expires_at - ended.created_at).total_seconds() == pytest.approx(24 * 3600)
 
 
+def test_results_url_uses_the_address_the_client_called(sandbox: Sandbox) -> None:
+    # A client behind a published port or another host name can only follow the address it
+    # used itself, not the one the sandbox listens on.
+    other_name = sandbox.anthropic_base_url.replace("127.0.0.1", "localhost")
+    client = anthropic.Anthropic(base_url=other_name, api_key="sk-ant-test")
+
+    ended = wait(client, client.messages.batches.create(requests=requests_for(1)))[-1]
+
+    assert ended.results_url is not None
+    assert ended.results_url.startswith(other_name)
+    assert len(results(client, ended.id)) == 1
+
+
 def test_results_come_back_once_each_but_not_in_input_order(sandbox: Sandbox) -> None:
     client = client_for(sandbox)
     requests = requests_for(30)

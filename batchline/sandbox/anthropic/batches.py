@@ -53,13 +53,13 @@ class BatchesApi:
             if len(body) > max_body_bytes:
                 return _too_large(max_body_bytes)
         try:
-            view = await run_in_threadpool(start_batch, self.store, body)
+            view = await run_in_threadpool(start_batch, self.store, body, origin(request))
         except Rejected as exc:
             return error(400, "invalid_request_error", str(exc))
         return JSONResponse(view)
 
     async def get(self, request: Request) -> Response:
-        return JSONResponse(await self._view(self._find(request)))
+        return JSONResponse(await self._view(self._find(request), request))
 
     async def list(self, request: Request) -> Response:
         params = request.query_params
@@ -71,17 +71,20 @@ class BatchesApi:
             page, has_more = page_before(newest_first, params["before_id"], limit)
         else:
             page, has_more = page_after(newest_first, params.get("after_id"), limit)
-        data = await run_in_threadpool(lambda: [batch_json(self.store, batch) for batch in page])
+        base = origin(request)
+        data = await run_in_threadpool(
+            lambda: [batch_json(self.store, batch, base) for batch in page]
+        )
         return JSONResponse({"data": data, "has_more": has_more, **page_ends(data)})
 
     async def cancel(self, request: Request) -> Response:
         batch = self._find(request)
         batch.job.cancel(self.store.ctx.now())
-        return JSONResponse(await self._view(batch))
+        return JSONResponse(await self._view(batch, request))
 
     async def delete(self, request: Request) -> Response:
         batch = self._find(request)
-        view = await self._view(batch)
+        view = await self._view(batch, request)
         if view["processing_status"] != "ended":
             return error(
                 400,
@@ -95,7 +98,7 @@ class BatchesApi:
 
     async def results(self, request: Request) -> Response:
         batch = self._find(request)
-        view = await self._view(batch)
+        view = await self._view(batch, request)
         if view["results_url"] is None:
             return error(
                 404, "not_found_error", f"Message Batch {batch.id} has no results until it ends."
@@ -105,8 +108,15 @@ class BatchesApi:
     def _find(self, request: Request) -> MessageBatch:
         return self.store.batches.find(request.path_params["batch_id"])
 
-    async def _view(self, batch: MessageBatch) -> dict[str, Any]:
-        return await run_in_threadpool(batch_json, self.store, batch)
+    async def _view(self, batch: MessageBatch, request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(batch_json, self.store, batch, origin(request))
+
+
+def origin(request: Request) -> str:
+    """The address the client used to reach us: ``results_url`` must be absolute, and a client
+    behind a published port or a service name can only follow the address it called."""
+    host = request.headers.get("host") or request.url.netloc
+    return f"{request.url.scheme}://{host}"
 
 
 def _too_large(max_body_bytes: int) -> Response:
@@ -118,7 +128,7 @@ def _too_large(max_body_bytes: int) -> Response:
     )
 
 
-def start_batch(store: Store, body: bytes | bytearray) -> dict[str, Any]:
+def start_batch(store: Store, body: bytes | bytearray, base: str | None = None) -> dict[str, Any]:
     """Create the batch: check and spool its requests, or refuse it as the API would."""
     ctx = store.ctx
     faults = ctx.faults
@@ -144,11 +154,12 @@ def start_batch(store: Store, body: bytes | bytearray) -> dict[str, Any]:
         results_path=store.spool.path(f"{batch_id}.results.jsonl"),
     )
     store.batches.add(batch_id, batch)
-    return batch_json(store, batch)
+    return batch_json(store, batch, base)
 
 
-def batch_json(store: Store, batch: MessageBatch) -> dict[str, Any]:
-    """The batch as of now, its results file written first if it has just ended."""
+def batch_json(store: Store, batch: MessageBatch, base: str | None = None) -> dict[str, Any]:
+    """The batch as of now, its results file written first if it has just ended. ``base`` is
+    the sandbox's address as the client sees it (default: where it listens)."""
     now = store.ctx.now()
     timeline = batch.job.timeline
     batch.job.settle(now, lambda: write_results(batch))
@@ -159,7 +170,8 @@ def batch_json(store: Store, batch: MessageBatch) -> dict[str, Any]:
         counts.setdefault(kind, 0)
     results_url = None
     if ended:
-        results_url = f"{store.ctx.base_url}/anthropic/v1/messages/batches/{batch.id}/results"
+        root = base or store.ctx.base_url
+        results_url = f"{root}/anthropic/v1/messages/batches/{batch.id}/results"
     return {
         "id": batch.id,
         "type": "message_batch",
