@@ -1,0 +1,43 @@
+"""batchline's workers: a Celery + Redis service that submits, polls, stores and calls back.
+
+``enqueue_batch`` queues a job and returns a ``JobHandle``; workers (``batchline worker``) and
+one beat (``batchline beat``) do the rest. The Celery app itself is ``batchline.workers.app``.
+"""
+
+from batchline.workers.api import JobHandle, JobSummary, enqueue_batch, get_job, list_jobs
+from batchline.workers.callbacks import (
+    CallbackSpec,
+    function,
+    on_batch_complete,
+    task,
+    verify_signature,
+    webhook,
+)
+from batchline.workers.jobs import (
+    OUTCOME_STATES,
+    RESULTS_READY_STATES,
+    TERMINAL_STATES,
+    JobNotFoundError,
+    JobState,
+)
+from batchline.workers.settings import WorkerSettings
+
+__all__ = [
+    "OUTCOME_STATES",
+    "RESULTS_READY_STATES",
+    "TERMINAL_STATES",
+    "CallbackSpec",
+    "JobHandle",
+    "JobNotFoundError",
+    "JobState",
+    "JobSummary",
+    "WorkerSettings",
+    "enqueue_batch",
+    "function",
+    "get_job",
+    "list_jobs",
+    "on_batch_complete",
+    "task",
+    "verify_signature",
+    "webhook",
+]

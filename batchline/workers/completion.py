@@ -1,0 +1,196 @@
+"""Storing a finished job's results: every request accounted for exactly once, then callbacks.
+
+Results stream from the provider a line at a time (``BatchProcessor.iter_results`` with the
+shard's expected custom ids, so unanswered requests come back as typed errors) and go to one
+Redis hash per job, keyed by custom id, in pipelined chunks. Keying by custom id is what makes
+a redelivered completion harmless: writing a result twice leaves one entry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+
+from batchline.batching.results import BatchError, ErrorType
+from batchline.batching.status import RESULT_BEARING_STATUSES, BatchStatus
+from batchline.workers import callbacks
+from batchline.workers.jobs import (
+    OUTCOME_STATES,
+    RESULTS_READY_STATES,
+    Job,
+    JobState,
+    Shard,
+    ShardState,
+    shard_custom_ids,
+)
+from batchline.workers.runtime import Runtime
+
+#: Result lines kept for inspection when their custom id matches no request of the job.
+UNMATCHED_KEEP = 100
+
+
+def complete_job(rt: Runtime, job_id: str, *, give_up: str = "") -> JobState:
+    """Store the results of every shard not stored yet, then start the callbacks.
+
+    ``give_up`` (after the last retry) stores an error with that message for every request
+    whose results could not be downloaded, so that the job still ends with all accounted for.
+    """
+    store = rt.store
+    job = store.load(job_id)
+    if job.state in RESULTS_READY_STATES:
+        callbacks.dispatch(rt, job)  # a redelivery after the results were stored
+        return job.state
+    if job.state not in OUTCOME_STATES:
+        return job.state  # not finished at the provider: nothing to store yet
+    for shard in store.load_shards(job):
+        if shard.state is ShardState.STORED:
+            continue
+        counts = store_shard_results(rt, job, shard, give_up=give_up)
+        store.transition_shard(
+            job.id,
+            shard.index,
+            ShardState.STORED,
+            from_states=(ShardState.ENDED,),
+            counts=counts,
+        )
+    totals = _totals(store.load_shards(job))
+    stored = int(rt.redis.hlen(rt.keys.results(job.id)))
+    if stored != job.request_count:
+        store.record_error(
+            job.id, f"accounting: {stored} results stored for {job.request_count} requests"
+        )
+    if job.results_path:
+        write_results_file(rt, job)
+    _expire_job(rt, job)
+    store.transition(job, JobState.RESULTS_STORED, counts=totals)
+    callbacks.dispatch(rt, store.load(job_id))
+    return JobState.RESULTS_STORED
+
+
+def store_shard_results(
+    rt: Runtime, job: Job, shard: Shard, *, give_up: str = ""
+) -> dict[str, int]:
+    """Write one shard's results to Redis; return its counts by outcome."""
+    expected = list(shard_custom_ids(job.id, shard))
+    expected_set = set(expected)
+    counts: Counter[str] = Counter()
+    results_key = rt.keys.results(job.id)
+    ttl = rt.settings.results_ttl
+    pipe = rt.redis.pipeline(transaction=False)
+    pending = 0
+    for data in _shard_results(rt, job, shard, expected, give_up):
+        if data["custom_id"] not in expected_set:
+            counts["unmatched"] += 1
+            pipe.rpush(rt.keys.unmatched(job.id), _dumps(data))
+            pipe.ltrim(rt.keys.unmatched(job.id), 0, UNMATCHED_KEEP - 1)
+            continue
+        counts["succeeded" if data["success"] else str(data["error_type"])] += 1
+        pipe.hset(results_key, data["custom_id"], _dumps(data))
+        pending += 1
+        if pending >= rt.settings.results_chunk_size:
+            flush_results(pipe, results_key, ttl)
+            pending = 0
+    flush_results(pipe, results_key, ttl)
+    return dict(counts)
+
+
+def flush_results(pipe: redis.client.Pipeline, results_key: str, ttl: int) -> None:
+    """Send one chunk of result writes in a single round trip (and keep the TTL fresh)."""
+    pipe.expire(results_key, ttl)
+    pipe.execute()
+
+
+def _shard_results(
+    rt: Runtime, job: Job, shard: Shard, expected: list[str], give_up: str
+) -> Iterator[dict[str, Any]]:
+    """Every result of the shard as a ``to_dict`` dict, each expected id exactly once."""
+    if give_up:
+        yield from _keep_stored(rt, job, expected, give_up)
+        return
+    if shard.batch_id and shard.status in {s.value for s in RESULT_BEARING_STATUSES}:
+        rt.limiter.acquire(job.provider)
+        processor = rt.processor(job)
+        for result in processor.iter_results(shard.batch_id, expected_ids=expected):
+            yield result.to_dict()
+        return
+    # No provider batch, or one that failed as a whole: every request gets the batch's error.
+    cancelled = shard.status == BatchStatus.CANCELLED.value
+    error_type = ErrorType.CANCELLED if cancelled else ErrorType.PROVIDER_ERROR
+    message = shard.error or f"the provider batch ended as {shard.status or 'failed'}"
+    for cid in expected:
+        yield BatchError(custom_id=cid, error_type=error_type, error_message=message).to_dict()
+
+
+def _keep_stored(
+    rt: Runtime, job: Job, expected: list[str], message: str
+) -> Iterator[dict[str, Any]]:
+    """Results already stored by an earlier attempt, and an error for every other request."""
+    chunk = rt.settings.results_chunk_size
+    results_key = rt.keys.results(job.id)
+    for first in range(0, len(expected), chunk):
+        part = expected[first : first + chunk]
+        for custom_id, raw in zip(part, rt.redis.hmget(results_key, part), strict=True):
+            if raw:
+                yield orjson.loads(raw)
+            else:
+                yield BatchError(
+                    custom_id=custom_id, error_type=ErrorType.MISSING, error_message=message
+                ).to_dict()
+
+
+def _totals(shards: list[Shard]) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for shard in shards:
+        totals.update(shard.counts)
+    totals["failed"] = sum(v for k, v in totals.items() if k not in ("succeeded", "unmatched"))
+    totals.setdefault("succeeded", 0)
+    return dict(totals)
+
+
+def iter_stored(rt: Runtime, job: Job, shards: list[Shard]) -> Iterator[dict[str, Any]]:
+    """Stored results in request order, read in chunks (``None`` where one is missing)."""
+    results_key = rt.keys.results(job.id)
+    chunk = rt.settings.results_chunk_size
+    for shard in shards:
+        ids = list(shard_custom_ids(job.id, shard))
+        for first in range(0, len(ids), chunk):
+            part = ids[first : first + chunk]
+            for custom_id, raw in zip(part, rt.redis.hmget(results_key, part), strict=True):
+                yield orjson.loads(raw) if raw else {"custom_id": custom_id, "missing": True}
+
+
+def write_results_file(rt: Runtime, job: Job) -> None:
+    """Write every result as JSONL to ``job.results_path``, in request order, atomically."""
+    target = Path(job.results_path)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    try:
+        with open(partial, "wb") as sink:
+            for item in iter_stored(rt, job, rt.store.load_shards(job)):
+                sink.write(orjson.dumps(item) + b"\n")
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _expire_job(rt: Runtime, job: Job) -> None:
+    """Results and the record live ``results_ttl`` seconds; the requests are no longer needed."""
+    ttl = rt.settings.results_ttl
+    pipe = rt.redis.pipeline(transaction=False)
+    pipe.delete(rt.keys.requests(job.id))
+    pipe.expire(rt.keys.job(job.id), ttl)
+    pipe.expire(rt.keys.results(job.id), ttl)
+    pipe.expire(rt.keys.unmatched(job.id), ttl)
+    for index in range(job.shard_count):
+        pipe.expire(rt.keys.shard(job.id, index), ttl)
+        pipe.expire(rt.keys.submit_claim(job.id, index), ttl)
+    pipe.execute()
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return orjson.dumps(data, default=str).decode()

@@ -1,0 +1,234 @@
+"""Watching provider batches: one beat tick per provider over a sorted set of pending shards.
+
+Each pending shard is a member ``{job_id}:{shard}`` of ``pending:{provider}``, scored by when it
+should next be polled. A tick claims the due members by pushing their score ``poll_lease``
+seconds ahead (one Lua call, so two ticks never claim the same shard), polls them, and writes
+the next poll time as the new score. A poller that dies simply lets its lease run out.
+
+With several shards due, one call to the provider's list endpoint answers most of them; only
+the ones it does not show are fetched one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from batchline.batching.providers.base import BatchInfo, Provider
+from batchline.batching.status import BatchStatus
+from batchline.errors import BatchlineError, BatchNotFoundError, ProviderRetryableError
+from batchline.workers.jobs import (
+    OUTCOME_STATES,
+    Job,
+    JobNotFoundError,
+    JobState,
+    Shard,
+    ShardState,
+    outcome_of,
+)
+from batchline.workers.runtime import Runtime
+
+logger = logging.getLogger("batchline.workers")
+
+#: Most batches one list call may ask for; beyond this, single gets are cheaper to reason about.
+LIST_LIMIT = 1000
+
+# Take up to ARGV[3] members due at ARGV[1] and lease them until ARGV[2].
+_CLAIM_DUE = """
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[3])
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+end
+return due
+"""
+
+
+@dataclass(slots=True)
+class PollReport:
+    """What one tick did; returned by the task (and shown in Flower)."""
+
+    provider: str
+    due: int = 0
+    provider_calls: int = 0
+    ended: list[str] = field(default_factory=list)
+    errors: int = 0
+    skipped: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "provider": self.provider,
+            "due": self.due,
+            "provider_calls": self.provider_calls,
+            "ended": self.ended,
+            "errors": self.errors,
+            "skipped": self.skipped,
+        }
+
+
+def member(job_id: str, shard: int) -> str:
+    return f"{job_id}:{shard}"
+
+
+def schedule(rt: Runtime, provider: str, job_id: str, shard: int, *, delay: float) -> None:
+    """(Re)schedule a shard's next poll ``delay`` seconds from now."""
+    rt.redis.zadd(rt.keys.pending(provider), {member(job_id, shard): time.time() + delay})
+
+
+def poll_provider(rt: Runtime, provider: str) -> PollReport:
+    """One tick for one provider. A second tick while this one runs does nothing."""
+    report = PollReport(provider)
+    lock_key = rt.keys.poll_lock(provider)
+    token = uuid.uuid4().hex
+    lock_ms = max(100, int(min(rt.settings.poll_interval, 30.0) * 1000))
+    if not rt.redis.set(lock_key, token, nx=True, px=lock_ms):
+        report.skipped = True
+        return report
+    try:
+        now = time.time()
+        claim = rt.redis.register_script(_CLAIM_DUE)
+        due: list[str] = claim(
+            keys=[rt.keys.pending(provider)],
+            args=[now, now + rt.settings.poll_lease, rt.settings.poll_batch],
+        )
+        report.due = len(due)
+        if due:
+            _poll(rt, provider, due, report)
+    finally:
+        rt.store.compare_and_delete(lock_key, token)
+    return report
+
+
+def _poll(rt: Runtime, provider_name: str, due: list[str], report: PollReport) -> None:
+    pending_key = rt.keys.pending(provider_name)
+    watched: list[tuple[Job, Shard]] = []
+    for item in due:
+        job_id, _, index = item.rpartition(":")
+        try:
+            job = rt.store.load(job_id)
+            shard = rt.store.load_shard(job_id, int(index))
+        except JobNotFoundError:
+            rt.redis.zrem(pending_key, item)  # the job was deleted
+            continue
+        if shard.state is ShardState.SUBMITTED:
+            watched.append((job, shard))
+        else:  # ended before a crash cut the last tick short: finish what it started
+            maybe_finish(rt, job_id, resend=True)
+            rt.redis.zrem(pending_key, item)
+    if not watched:
+        return
+    provider = rt.provider(provider_name, watched[0][0].model.partition("/")[2])
+    infos, failures = _fetch(rt, provider, [shard.batch_id for _, shard in watched], report)
+    for job, shard in watched:
+        info = infos.get(shard.batch_id)
+        if info is not None:
+            _apply(rt, job, shard, info, report)
+        else:
+            _failed_poll(rt, job, shard, failures.get(shard.batch_id), report)
+
+
+def _fetch(
+    rt: Runtime, provider: Provider, batch_ids: list[str], report: PollReport
+) -> tuple[dict[str, BatchInfo], dict[str, BatchlineError]]:
+    """Statuses of ``batch_ids``: one list call when it can answer several, then single gets."""
+    infos: dict[str, BatchInfo] = {}
+    failures: dict[str, BatchlineError] = {}
+    wanted = set(batch_ids)
+    if len(wanted) > 1:
+        try:
+            rt.limiter.acquire(provider.name)
+            report.provider_calls += 1
+            listed = provider.list(limit=min(2 * len(wanted) + 20, LIST_LIMIT))
+            infos.update({info.id: info for info in listed if info.id in wanted})
+        except BatchlineError as exc:
+            logger.warning("listing %s batches failed: %s", provider.name, exc)
+            return infos, dict.fromkeys(wanted, exc)
+    for batch_id in wanted - set(infos):
+        try:
+            rt.limiter.acquire(provider.name)
+            report.provider_calls += 1
+            infos[batch_id] = provider.get(batch_id)
+        except BatchlineError as exc:
+            failures[batch_id] = exc
+    return infos, failures
+
+
+def _apply(rt: Runtime, job: Job, shard: Shard, info: BatchInfo, report: PollReport) -> None:
+    if info.status.is_terminal:
+        rt.store.transition_shard(
+            job.id,
+            shard.index,
+            ShardState.ENDED,
+            from_states=(ShardState.SUBMITTED,),
+            status=info.status.value,
+            provider_status=info.provider_status,
+            error=info.error or "",
+            poll_failures=0,
+        )
+        report.ended.append(member(job.id, shard.index))
+        maybe_finish(rt, job.id)
+        rt.redis.zrem(rt.keys.pending(job.provider), member(job.id, shard.index))
+        return
+    rt.store.update_shard(
+        job.id,
+        shard.index,
+        status=info.status.value,
+        provider_status=info.provider_status,
+        poll_failures=0,
+    )
+    schedule(rt, job.provider, job.id, shard.index, delay=rt.settings.poll_interval)
+
+
+def _failed_poll(
+    rt: Runtime, job: Job, shard: Shard, error: BatchlineError | None, report: PollReport
+) -> None:
+    report.errors += 1
+    if isinstance(error, BatchNotFoundError):
+        # The batch is gone (deleted at the provider): nothing more will ever come of it.
+        rt.store.transition_shard(
+            job.id,
+            shard.index,
+            ShardState.ENDED,
+            from_states=(ShardState.SUBMITTED,),
+            status=BatchStatus.FAILED.value,
+            error=f"provider batch vanished: {error}",
+        )
+        maybe_finish(rt, job.id)
+        rt.redis.zrem(rt.keys.pending(job.provider), member(job.id, shard.index))
+        return
+    failures = shard.poll_failures + 1
+    if error is not None and not isinstance(error, ProviderRetryableError):
+        rt.store.record_error(job.id, f"polling shard {shard.index}: {error}")
+    rt.store.update_shard(job.id, shard.index, poll_failures=failures)
+    interval = rt.settings.poll_interval
+    delay = min(interval * 2**failures, max(interval, rt.settings.retry_backoff_max))
+    schedule(rt, job.provider, job.id, shard.index, delay=delay)
+
+
+def maybe_finish(rt: Runtime, job_id: str, *, resend: bool = False) -> bool:
+    """If every shard has ended, move the job to its outcome and hand it to completion.
+
+    Only the call that moves the job sends the completion task, unless ``resend``: a caller
+    recovering from an interrupted run sends it again (completion is idempotent).
+    """
+    store = rt.store
+    job = store.load(job_id)
+    moved = False
+    if job.state in (JobState.QUEUED, JobState.SUBMITTING, JobState.SUBMITTED):
+        shards = store.load_shards(job)
+        if not job.shard_count or len(shards) < job.shard_count:
+            return False
+        if any(s.state in (ShardState.PENDING, ShardState.SUBMITTED) for s in shards):
+            return False
+        outcome = outcome_of(s.status for s in shards)
+        fields: dict[str, object] = {"outcome": outcome.value, "finished_at": time.time()}
+        first_error = next((s.error for s in shards if s.error), "")
+        if first_error:
+            fields["last_error"] = first_error
+        moved = store.transition(job, outcome, **fields)
+        job = store.load(job_id)
+    if job.state in OUTCOME_STATES and (moved or resend):
+        rt.send("batchline.complete_job", job_id)
+        return True
+    return False

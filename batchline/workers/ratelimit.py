@@ -1,0 +1,42 @@
+"""A per-provider rate limit shared by every worker, counted in Redis.
+
+A fixed one-second window is coarse but cannot drift between processes, and the limit exists
+to stay under a provider's 429 threshold, not to shape traffic precisely.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import redis
+
+from batchline.workers.keys import Keys
+
+
+class RateLimiter:
+    """Blocks a caller until its provider call fits in ``per_second`` calls a second."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, per_second: float) -> None:
+        self.redis = client
+        self.keys = keys
+        self.per_second = per_second
+
+    def acquire(self, provider: str, *, max_wait: float = 60.0) -> None:
+        """Wait for a slot; after ``max_wait`` seconds go ahead anyway (the provider's own 429
+        handling is the backstop) rather than stall a task forever."""
+        if self.per_second <= 0:
+            return
+        allowed = max(1, math.floor(self.per_second))
+        deadline = time.monotonic() + max_wait
+        while True:
+            now = time.time()
+            second = int(now)
+            key = self.keys.rate(provider, second)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 5)
+            used, _ = pipe.execute()
+            if int(used) <= allowed or time.monotonic() > deadline:
+                return
+            time.sleep(second + 1 - now + 0.001)

@@ -1,0 +1,91 @@
+"""What every task needs, built once per Celery app: settings, Redis, keys, the job store,
+the rate limiter, and cached provider objects.
+
+Caching matters: building an SDK client per task would open a new connection pool per task.
+Providers and processors are safe to share between the threads of a worker (their SDK clients
+are).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import redis
+
+from batchline.batching.processor import BatchProcessor
+from batchline.batching.providers import Provider, provider_class
+from batchline.modelref import import_model
+from batchline.workers.jobs import Job
+from batchline.workers.keys import Keys
+from batchline.workers.ratelimit import RateLimiter
+from batchline.workers.settings import WorkerSettings
+from batchline.workers.store import JobStore
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+#: Metadata keys (OpenAI metadata, Vertex labels) that tie a provider batch to its job.
+META_JOB = "batchline_job"
+META_SHARD = "batchline_shard"
+
+
+class Runtime:
+    """Shared state of one Celery app. Tasks reach it as ``self.app.runtime``."""
+
+    def __init__(self, settings: WorkerSettings, app: Celery | None = None) -> None:
+        self.settings = settings
+        self.app = app
+        self.redis: redis.Redis = redis.Redis.from_url(
+            settings.redis_url, decode_responses=True, health_check_interval=30
+        )
+        self.keys = Keys(settings.key_prefix)
+        self.store = JobStore(self.redis, self.keys)
+        self.limiter = RateLimiter(self.redis, self.keys, settings.provider_rate_limit)
+        self._lock = threading.Lock()
+        self._processors: dict[str, BatchProcessor[Any]] = {}
+        self._providers: dict[tuple[str, str], Provider] = {}
+
+    def processor(self, job: Job) -> BatchProcessor[Any]:
+        """The processor for a job's model, response model and provider options (cached)."""
+        cache_key = orjson.dumps(
+            [job.model, job.response_model, job.provider_options], option=orjson.OPT_SORT_KEYS
+        ).decode()
+        with self._lock:
+            found = self._processors.get(cache_key)
+        if found is not None:
+            return found
+        built = BatchProcessor(
+            job.model,
+            import_model(job.response_model),
+            settings=self.settings,
+            **job.provider_options,
+        )
+        with self._lock:
+            return self._processors.setdefault(cache_key, built)
+
+    def provider(self, name: str, model: str) -> Provider:
+        """A bare provider for calls that do not depend on the response model (polling)."""
+        with self._lock:
+            found = self._providers.get((name, model))
+            if found is None:
+                found = provider_class(name)(model, self.settings)
+                self._providers[(name, model)] = found
+            return found
+
+    def cancel_batch(self, provider: str, model: str, batch_id: str) -> None:
+        """Ask the provider to cancel one batch (``model`` is the job's ``provider/name``)."""
+        self.limiter.acquire(provider)
+        self.provider(provider, model.partition("/")[2]).cancel(batch_id)
+
+    def send(self, task_name: str, *args: Any) -> None:
+        """Send one of batchline's own tasks to batchline's queue."""
+        if self.app is None:
+            raise RuntimeError("this Runtime has no Celery app to send tasks with")
+        self.app.send_task(task_name, args=list(args), queue=self.settings.queue)
+
+    def backoff(self, attempt: int, base: float | None = None) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based): doubling, capped."""
+        first = self.settings.retry_backoff if base is None else base
+        return float(min(first * (2**attempt), self.settings.retry_backoff_max))

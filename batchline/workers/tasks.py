@@ -1,0 +1,112 @@
+"""batchline's Celery tasks. Each is thin: load the job, call one step, decide on a retry.
+
+Arguments are ids only (the job id first): never requests, results or credentials, which
+Flower and the broker would show to anyone who can read them. Every task may run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from batchline.errors import BatchlineError, ProviderRetryableError
+from batchline.workers import callbacks, completion, polling, submission
+from batchline.workers.callbacks import FireResult
+from batchline.workers.jobs import JobNotFoundError
+from batchline.workers.reconcile import ClaimPending
+from batchline.workers.runtime import Runtime
+
+if TYPE_CHECKING:
+    from celery import Celery, Task
+
+logger = logging.getLogger("batchline.workers")
+
+SUBMIT_JOB = "batchline.submit_job"
+POLL_PROVIDER = "batchline.poll_provider"
+COMPLETE_JOB = "batchline.complete_job"
+RUN_CALLBACK = "batchline.run_callback"
+CANCEL_JOB = "batchline.cancel_job"
+
+
+def _runtime(task: Task) -> Runtime:
+    runtime: Runtime = task.app.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+def register_tasks(app: Celery) -> None:
+    """Define batchline's tasks on ``app`` (each app gets its own, bound to its settings)."""
+
+    @app.task(bind=True, name=SUBMIT_JOB, max_retries=None, shared=False)
+    def submit_job(self: Task, job_id: str) -> str:
+        """Split the job into provider batches and create them (claim, call, record)."""
+        rt = _runtime(self)
+        try:
+            return submission.submit_job(rt, job_id).value
+        except JobNotFoundError:
+            logger.warning("job=%s vanished before submission", job_id)
+            return "missing"
+        except ClaimPending as exc:
+            logger.info("job=%s: %s", job_id, exc)
+            raise self.retry(countdown=exc.retry_in, exc=exc) from None
+        except Exception as exc:
+            return _retry_or(self, rt, exc, lambda m: submission.fail_pending_shards(rt, job_id, m))
+
+    @app.task(bind=True, name=POLL_PROVIDER, shared=False)
+    def poll_provider(self: Task, provider: str) -> dict[str, Any]:
+        """One beat tick: poll every due shard of ``provider``."""
+        return polling.poll_provider(_runtime(self), provider).to_dict()
+
+    @app.task(bind=True, name=COMPLETE_JOB, max_retries=None, shared=False)
+    def complete_job(self: Task, job_id: str) -> str:
+        """Stream a finished job's results into Redis, then start its callbacks."""
+        rt = _runtime(self)
+        try:
+            return completion.complete_job(rt, job_id).value
+        except JobNotFoundError:
+            return "missing"
+        except Exception as exc:
+            return _retry_or(
+                self, rt, exc, lambda m: completion.complete_job(rt, job_id, give_up=m)
+            )
+
+    @app.task(bind=True, name=RUN_CALLBACK, max_retries=None, shared=False)
+    def run_callback(self: Task, job_id: str, index: int) -> str:
+        """Fire one completion callback of a job, once."""
+        rt = _runtime(self)
+        outcome, error = callbacks.fire(
+            rt, job_id, index, owner=str(self.request.id), attempt=self.request.retries
+        )
+        if outcome is FireResult.RETRY:
+            raise self.retry(countdown=rt.backoff(self.request.retries), exc=Exception(error))
+        return outcome.value
+
+    @app.task(bind=True, name=CANCEL_JOB, max_retries=None, shared=False)
+    def cancel_job(self: Task, job_id: str) -> str:
+        """Cancel a job: before submission, or each of its provider batches."""
+        rt = _runtime(self)
+        try:
+            return submission.cancel_job(rt, job_id).value
+        except JobNotFoundError:
+            return "missing"
+        except Exception as exc:
+            return _retry_or(self, rt, exc, lambda m: rt.store.record_error(job_id, m))
+
+
+def _retry_or(task: Task, rt: Runtime, exc: Exception, give_up: Any) -> str:
+    """Retry ``task`` with exponential backoff, or after the last attempt call ``give_up``.
+
+    Provider hiccups (429, 5xx, timeouts) are expected; an unexpected exception may be a bug
+    or an outage and is retried the same way, so that a job always ends rather than stalls.
+    """
+    attempt = task.request.retries
+    transient = isinstance(exc, ProviderRetryableError)
+    # batchline's other errors (a response model workers cannot import, a missing credential,
+    # a refused request) say that trying again cannot help.
+    permanent = isinstance(exc, BatchlineError) and not transient
+    log = logger.warning if transient else logger.exception
+    log("%s attempt %d failed: %s", task.name, attempt + 1, exc)
+    if not permanent and attempt + 1 < rt.settings.max_retries:
+        raise task.retry(countdown=rt.backoff(attempt), exc=exc) from None
+    message = f"gave up after {attempt + 1} attempt(s): {type(exc).__name__}: {exc}"
+    give_up(message)
+    return "gave_up"
