@@ -1,7 +1,190 @@
-"""``batchline jobs ...``: placeholder until the workers land."""
+"""``batchline jobs ...``: look at and steer jobs run by the workers (list, show, results,
+cancel). The commands read the same Redis the workers write (``REDIS_URL`` and
+``BATCHLINE_KEY_PREFIX``) and hold no logic of their own."""
 
 from __future__ import annotations
 
+from collections import Counter
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
 import typer
+from rich.table import Table
+
+from batchline.cli.common import console, user_errors
+
+if TYPE_CHECKING:
+    from batchline.workers.app import BatchlineCelery
 
 app = typer.Typer(no_args_is_help=True)
+
+JobIdArg = Annotated[str, typer.Argument(help="The job id enqueue_batch returned")]
+
+_STATE_STYLES = {
+    "callbacks_done": "green",
+    "results_stored": "green",
+    "failed": "red",
+    "expired": "yellow",
+    "cancelled": "yellow",
+}
+
+
+def _celery_app() -> BatchlineCelery:
+    from batchline.workers.app import create_app
+    from batchline.workers.settings import WorkerSettings
+
+    return create_app(WorkerSettings())
+
+
+def _when(value: float | str | None) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        return value.replace("T", " ")[:19]
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _state(state: str, outcome: str = "") -> str:
+    style = _STATE_STYLES.get(outcome or state, "cyan")
+    shown = f"{state} ({outcome})" if outcome and outcome != state else state
+    return f"[{style}]{shown}[/]"
+
+
+@app.command("list")
+@user_errors
+def list_jobs(
+    limit: Annotated[int, typer.Option(help="How many recent jobs")] = 20,
+) -> None:
+    """Recent jobs, newest first."""
+    from batchline.workers.api import list_jobs as recent_jobs
+
+    jobs = recent_jobs(limit=limit, app=_celery_app())
+    table = Table(title=f"{len(jobs)} job(s)")
+    for column in ("id", "state", "model", "requests", "ok", "failed", "shards", "created"):
+        table.add_column(
+            column, justify="right" if column in ("requests", "ok", "failed") else "left"
+        )
+    for job in jobs:
+        table.add_row(
+            job.id,
+            _state(job.state.value, job.outcome),
+            job.model,
+            f"{job.request_count:,}",
+            str(job.counts.get("succeeded", "")),
+            str(job.counts.get("failed", "")),
+            str(job.shard_count),
+            _when(job.created_at),
+        )
+    console.print(table)
+
+
+@app.command("show")
+@user_errors
+def show(job_id: JobIdArg) -> None:
+    """One job: its record, its provider batches and its callbacks."""
+    from batchline.workers.api import get_job
+
+    summary = get_job(job_id, _celery_app()).summary()
+    record = Table(show_header=False, title=f"job {summary.id}")
+    record.add_row("state", _state(summary.state, summary.outcome))
+    for name in ("provider", "model", "response_model", "results_path"):
+        record.add_row(name, str(getattr(summary, name) or ""))
+    record.add_row("requests", f"{summary.request_count:,}")
+    for name, value in sorted(summary.counts.items()):
+        record.add_row(f"  {name}", f"{value:,}")
+    for name in ("created_at", "submitted_at", "finished_at", "updated_at"):
+        record.add_row(name, _when(getattr(summary, name)))
+    if summary.metadata:
+        record.add_row("metadata", orjson.dumps(summary.metadata).decode())
+    if summary.last_error:
+        record.add_row("last error", f"[red]{summary.last_error}[/]")
+    console.print(record)
+    if summary.shards:
+        console.print(_shards_table(summary.shards))
+    if summary.callbacks:
+        console.print(_callbacks_table(summary.callbacks))
+
+
+def _shards_table(shards: list[dict[str, Any]]) -> Table:
+    table = Table(title="provider batches")
+    for column in ("shard", "batch id", "state", "status", "requests", "error"):
+        table.add_column(column)
+    for shard in shards:
+        table.add_row(
+            str(shard["index"]),
+            shard["batch_id"] or "-",
+            shard["state"],
+            shard["provider_status"] or shard["status"],
+            f"{shard['requests']:,}",
+            shard["error"][:80],
+        )
+    return table
+
+
+def _callbacks_table(callbacks: list[dict[str, Any]]) -> Table:
+    table = Table(title="callbacks")
+    for column in ("kind", "target", "state", "attempts", "last error"):
+        table.add_column(column)
+    for entry in callbacks:
+        table.add_row(
+            entry["kind"],
+            entry["target"],
+            entry["state"],
+            str(entry["attempts"]),
+            entry["last_error"][:80],
+        )
+    return table
+
+
+@app.command("results")
+@user_errors
+def results(
+    job_id: JobIdArg,
+    output_file: Annotated[
+        Path | None, typer.Option("--output-file", help="Write every result as JSONL")
+    ] = None,
+    show_rows: Annotated[int, typer.Option("--show", help="Results to print")] = 10,
+) -> None:
+    """A finished job's results: counts by outcome, the first few, and optionally a file."""
+    from batchline.workers.api import get_job
+
+    handle = get_job(job_id, _celery_app())
+    kinds: Counter[str] = Counter()
+    preview = Table(title=f"results of job {job_id} (first {show_rows})")
+    for column in ("custom_id", "outcome", "result or error"):
+        preview.add_column(column)
+    with ExitStack() as files:
+        sink = files.enter_context(open(output_file, "wb")) if output_file else None
+        for number, result in enumerate(handle.iter_results()):
+            data = result.to_dict()
+            kind = "success" if result.success else str(data["error_type"])
+            kinds[kind] += 1
+            if sink is not None:
+                sink.write(orjson.dumps(data) + b"\n")
+            if number < show_rows:
+                detail = data["result"] if result.success else data["error_message"]
+                text = detail if isinstance(detail, str) else orjson.dumps(detail).decode()
+                preview.add_row(result.custom_id, kind, text[:100])
+    console.print(preview)
+    totals = Table(title="outcomes")
+    totals.add_column("outcome")
+    totals.add_column("requests", justify="right")
+    for kind, count in kinds.most_common():
+        totals.add_row(kind, f"{count:,}")
+    console.print(totals)
+    if output_file:
+        console.print(f"written to {output_file}")
+
+
+@app.command("cancel")
+@user_errors
+def cancel(job_id: JobIdArg) -> None:
+    """Ask the workers to cancel a job (finished requests keep their results)."""
+    from batchline.workers.api import get_job
+
+    handle = get_job(job_id, _celery_app())
+    handle.cancel()
+    console.print(f"job {job_id}: cancel requested; the workers will stop it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +12,9 @@ from batchline.cli.common import console
 
 def register(app: typer.Typer) -> None:
     app.command("sandbox")(sandbox)
+    passthrough = {"allow_extra_args": True, "ignore_unknown_options": True}
+    app.command("worker", context_settings=passthrough)(worker)
+    app.command("beat", context_settings=passthrough)(beat)
 
 
 def sandbox(
@@ -57,3 +61,49 @@ def sandbox(
     for key, value in sb.env.items():
         print(f"export {key}={value}")
     sb.serve_forever()
+
+
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Threads per worker (default BATCHLINE_WORKER_CONCURRENCY, 16)"),
+    ] = None,
+    pool: Annotated[
+        str, typer.Option(help="Celery pool; threads fit the HTTP-bound work best")
+    ] = "threads",
+    queues: Annotated[
+        str | None, typer.Option(help="Queues to consume (default BATCHLINE_QUEUE)")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING...")] = "INFO",
+    hostname: Annotated[str | None, typer.Option(help="Worker node name")] = None,
+) -> None:
+    """Run a Celery worker for batchline's jobs (same as ``celery -A batchline.workers.app
+    worker`` with batchline's defaults); any further option goes to Celery as it is."""
+    from batchline.workers.app import app as celery_app
+
+    settings = celery_app.runtime.settings
+    argv = [
+        "worker",
+        f"--pool={pool}",
+        f"--concurrency={concurrency or settings.worker_concurrency}",
+        f"--queues={queues or settings.queue}",
+        f"--loglevel={loglevel}",
+    ]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    celery_app.worker_main([*argv, *ctx.args])
+
+
+def beat(
+    ctx: typer.Context,
+    loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING...")] = "INFO",
+    schedule: Annotated[Path, typer.Option(help="File where beat keeps its last run times")] = Path(
+        "celerybeat-schedule"
+    ),
+) -> None:
+    """Run the one beat process that schedules polling (run exactly one; a second one is
+    harmless but wasteful: every tick takes a short Redis lock). Further options go to Celery."""
+    from batchline.workers.app import app as celery_app
+
+    celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}", *ctx.args])
