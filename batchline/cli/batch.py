@@ -69,7 +69,8 @@ def list_batches(
     """List recent batches of the model's provider, newest first."""
     batches = _processor(model, None, None).list_batches(limit=limit)
     table = Table(title=f"{len(batches)} batch(es)")
-    for column in ("id", "status", "provider status", "done/total", "failed", "created"):
+    table.add_column("id", no_wrap=True)
+    for column in ("status", "provider status", "done/total", "failed", "created"):
         table.add_column(column)
     for info in batches:
         counts = info.request_counts

@@ -63,7 +63,10 @@ def list_jobs(
 
     jobs = recent_jobs(limit=limit, app=_celery_app())
     table = Table(title=f"{len(jobs)} job(s)")
-    for column in ("id", "state", "model", "requests", "ok", "failed", "shards", "created"):
+    # Ids and states are what people copy and grep for: never wrap or cut them.
+    table.add_column("id", no_wrap=True, min_width=16)
+    table.add_column("state", no_wrap=True, min_width=14)
+    for column in ("model", "requests", "ok", "failed", "shards", "created"):
         table.add_column(
             column, justify="right" if column in ("requests", "ok", "failed") else "left"
         )
@@ -110,7 +113,11 @@ def show(job_id: JobIdArg) -> None:
 
 def _shards_table(shards: list[dict[str, Any]]) -> Table:
     table = Table(title="provider batches")
-    for column in ("shard", "batch id", "state", "status", "requests", "error"):
+    longest_id = max(len(shard["batch_id"] or "-") for shard in shards)
+    table.add_column("shard")
+    # Batch ids are copied into provider consoles and `batchline batch` commands: keep them whole.
+    table.add_column("batch id", no_wrap=True, min_width=longest_id)
+    for column in ("state", "status", "requests", "error"):
         table.add_column(column)
     for shard in shards:
         table.add_row(
