@@ -760,3 +760,22 @@ def test_custom_id_prefix_finds_this_jobs_batches_and_sets_running_ones_apart(
 
     assert [info.id for info in found.matching] == [mine.id]
     assert running.id in [info.id for info in found.undecided]
+
+
+def test_a_failed_create_is_not_retried_so_it_cannot_make_a_second_batch(
+    sandbox: Sandbox,
+) -> None:
+    # Seed 1 fails the first API call with a 500 and lets the second through: an SDK retry of
+    # the create would succeed and could bill a batch the caller believes failed.
+    processor = BatchProcessor("anthropic/claude-3-5-haiku-latest", BaseModelUser)
+    before = {info.id for info in processor.list_batches(limit=100)}
+    buffer = processor.create_batch_from_messages([[{"role": "user", "content": "Hi"}]])
+    sandbox.faults = Faults(seed=1, http_500_rate=0.5, completion_delay=TEST_COMPLETION_DELAY)
+    with pytest.raises(ProviderUnavailable):
+        processor.submit_batch(buffer)
+    sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY)
+    assert {info.id for info in processor.list_batches(limit=100)} == before
+
+
+class BaseModelUser(BaseModel):
+    name: str

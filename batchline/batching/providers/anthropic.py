@@ -265,8 +265,10 @@ class AnthropicProvider(Provider):
                 "prefix instead)",
                 ", ".join(sorted(metadata)),
             )
+        # Never retried by the SDK: a create whose answer was lost may still have made (and
+        # billed) a batch, and only reconciliation by custom_id prefix can tell.
         with sdk_errors():
-            batch = self.client.post(
+            batch = self.client.with_options(max_retries=0).post(
                 BATCHES_PATH,
                 cast_to=MessageBatch,
                 content=body,
