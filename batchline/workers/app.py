@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_init
 
-from batchline.batching.providers import PROVIDERS
+from batchline.batching.providers import PROVIDERS, provider_class
 from batchline.workers.runtime import Runtime
 from batchline.workers.settings import WorkerSettings, get_worker_settings
 from batchline.workers.tasks import POLL_PROVIDER, register_tasks
@@ -82,6 +83,15 @@ def create_app(settings: WorkerSettings | None = None) -> BatchlineCelery:
     app.runtime = Runtime(settings, app)
     register_tasks(app)
     return app
+
+
+@worker_init.connect
+def import_provider_sdks(**_: Any) -> None:
+    """Import every provider's SDK while the worker starts, not inside its first task: the
+    imports take seconds, which would otherwise delay the first job of a fresh worker (and
+    ``enqueue_batch`` callers, which never start a worker, do not pay for them)."""
+    for name in PROVIDERS:
+        provider_class(name)
 
 
 #: The app ``celery -A batchline.workers.app`` and ``enqueue_batch`` use, from the environment.
