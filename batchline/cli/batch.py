@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from batchline.cli.common import console, load_model, user_errors
+from batchline.cli.common import console, load_model, outcome_of, print_outcomes, user_errors
 from batchline.errors import InvalidRequestError
 
 app = typer.Typer(no_args_is_help=True)
@@ -156,18 +156,11 @@ def results(
         task = progress.add_task("results", total=total)
         raw_sink = sink if raw and output_file else None
         for result in processor.iter_results(batch_id, raw_sink=raw_sink):
-            kinds["success" if result.success else str(result.error_type)] += 1
+            kinds[outcome_of(result)] += 1
             if output_file and not raw:
                 sink.write(orjson.dumps(result.to_dict()) + b"\n")
             progress.advance(task)
-    table = Table(title=f"results of {batch_id}")
-    table.add_column("outcome")
-    table.add_column("requests", justify="right")
-    for kind, count in kinds.most_common():
-        table.add_row(kind, f"{count:,}")
-    console.print(table)
-    if output_file:
-        console.print(f"written to {output_file}")
+    print_outcomes(kinds, output_file)
 
 
 class _NullSink:

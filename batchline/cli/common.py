@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from batchline.errors import BatchlineError
 
@@ -46,3 +49,20 @@ def load_model(path: str | None) -> Any:
 
         return RawAnswer
     return import_model(path)
+
+
+def outcome_of(result: Any) -> str:
+    """``success``, or the error type: what result tables count by."""
+    return "success" if result.success else str(result.error_type)
+
+
+def print_outcomes(kinds: Counter[str], output_file: Path | None) -> None:
+    """The closing table of every results command: how many requests ended which way."""
+    totals = Table(title="outcomes")
+    totals.add_column("outcome")
+    totals.add_column("requests", justify="right")
+    for kind, count in kinds.most_common():
+        totals.add_row(kind, f"{count:,}")
+    console.print(totals)
+    if output_file:
+        console.print(f"written to {output_file}")

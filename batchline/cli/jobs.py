@@ -14,7 +14,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from batchline.cli.common import console, user_errors
+from batchline.cli.common import console, outcome_of, print_outcomes, user_errors
 
 if TYPE_CHECKING:
     from batchline.workers.app import BatchlineCelery
@@ -167,7 +167,7 @@ def results(
         sink = files.enter_context(open(output_file, "wb")) if output_file else None
         for number, result in enumerate(handle.iter_results()):
             data = result.to_dict()
-            kind = "success" if result.success else str(data["error_type"])
+            kind = outcome_of(result)
             kinds[kind] += 1
             if sink is not None:
                 sink.write(orjson.dumps(data) + b"\n")
@@ -176,14 +176,7 @@ def results(
                 text = detail if isinstance(detail, str) else orjson.dumps(detail).decode()
                 preview.add_row(result.custom_id, kind, text[:100])
     console.print(preview)
-    totals = Table(title="outcomes")
-    totals.add_column("outcome")
-    totals.add_column("requests", justify="right")
-    for kind, count in kinds.most_common():
-        totals.add_row(kind, f"{count:,}")
-    console.print(totals)
-    if output_file:
-        console.print(f"written to {output_file}")
+    print_outcomes(kinds, output_file)
 
 
 @app.command("cancel")
