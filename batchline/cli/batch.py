@@ -70,7 +70,8 @@ def list_batches(
     batches = _processor(model, None, None).list_batches(limit=limit)
     table = Table(title=f"{len(batches)} batch(es)")
     table.add_column("id", no_wrap=True)
-    for column in ("status", "provider status", "done/total", "failed", "created"):
+    table.add_column("status", no_wrap=True, min_width=10)
+    for column in ("provider status", "done/total", "failed", "created"):
         table.add_column(column)
     for info in batches:
         counts = info.request_counts

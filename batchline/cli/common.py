@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        honour_columns()
         try:
             return func(*args, **kwargs)
         except (BatchlineError, FileNotFoundError, PermissionError) as exc:
@@ -33,6 +35,14 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def honour_columns() -> None:
+    """Rich reads ``COLUMNS`` once, when the console is made; commands run one after another in
+    one process (tests, notebooks, a shell wrapper) must see the width as it is now."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        console.width = int(columns)
 
 
 def load_model(path: str | None) -> Any:
