@@ -92,13 +92,14 @@ def error_for_status(
 ) -> ProviderError:
     """The batchline error for an HTTP failure; ``None`` means no answer at all (timeout,
     refused connection), which is transient."""
-    kwargs = {"provider": provider, "status_code": status_code, "code": code}
     if status_code is None or status_code >= 500 or status_code == 408:
-        return ProviderUnavailable(message, **kwargs)
-    if status_code == 429:
-        return ProviderRateLimited(message, **kwargs)
-    if status_code in (401, 403):
-        return ProviderAuthError(message, **kwargs)
-    if status_code == 404:
-        return BatchNotFoundError(message, **kwargs)
-    return ProviderRejected(message, **kwargs)
+        cls: type[ProviderError] = ProviderUnavailable
+    elif status_code == 429:
+        cls = ProviderRateLimited
+    elif status_code in (401, 403):
+        cls = ProviderAuthError
+    elif status_code == 404:
+        cls = BatchNotFoundError
+    else:
+        cls = ProviderRejected
+    return cls(message, provider=provider, status_code=status_code, code=code)

@@ -36,7 +36,8 @@ def schema_name(response_model: type[BaseModel]) -> str:
 # -- OpenAI -----------------------------------------------------------------------------------
 def openai_strict_schema(response_model: type[BaseModel]) -> JsonSchema:
     schema = model_schema(response_model)
-    return _strict(schema, root=schema)
+    strict: JsonSchema = _strict(schema, root=schema)
+    return strict
 
 
 def _strict(node: Any, root: JsonSchema) -> Any:
@@ -100,7 +101,8 @@ _GEMINI_KEYS = frozenset(
 
 def gemini_response_schema(response_model: type[BaseModel]) -> JsonSchema:
     schema = model_schema(response_model)
-    return _gemini(schema, root=schema, seen=())
+    converted: JsonSchema = _gemini(schema, root=schema, seen=())
+    return converted
 
 
 def _gemini(node: Any, root: JsonSchema, seen: tuple[str, ...]) -> Any:

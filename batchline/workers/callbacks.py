@@ -116,7 +116,7 @@ def as_spec(value: CallbackSpec | Callable[..., Any] | str) -> CallbackSpec:
 
 
 # -- registered functions -----------------------------------------------------------------------
-_REGISTRY: dict[str, Callable[[JobHandle], Any]] = {}
+_REGISTRY: dict[str, Callable[[JobHandle[Any]], Any]] = {}
 
 
 def on_batch_complete(func: F) -> F:
@@ -150,7 +150,7 @@ def _registered_path(func: Callable[..., Any]) -> str:
     return path
 
 
-def resolve_function(path: str) -> Callable[[JobHandle], Any]:
+def resolve_function(path: str) -> Callable[[JobHandle[Any]], Any]:
     """Find a registered callback, importing its module first if this process has not."""
     if path not in _REGISTRY:
         import importlib
