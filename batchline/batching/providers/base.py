@@ -184,6 +184,10 @@ class Provider(abc.ABC):
         return [b for b in self.list(limit=limit) if b.metadata.get(key) == value]
 
 
+def _count(value: Any) -> int:
+    return value if type(value) is int else 0
+
+
 def token_usage(
     input_tokens: Any,
     output_tokens: Any,
@@ -193,20 +197,17 @@ def token_usage(
 ) -> dict[str, int] | None:
     """Token counts in one vocabulary for every provider, so cost reports need no per-provider
     code. ``None`` when the provider reported nothing usable."""
-
-    def count(value: Any) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    usage = {
-        "input_tokens": count(input_tokens),
-        "output_tokens": count(output_tokens),
-        "cached_input_tokens": count(cached_input_tokens),
-        "reasoning_tokens": count(reasoning_tokens),
-    }
-    if not any(usage.values()):
+    inputs, outputs = _count(input_tokens), _count(output_tokens)
+    cached, reasoning = _count(cached_input_tokens), _count(reasoning_tokens)
+    if not (inputs or outputs or cached or reasoning):
         return None
-    usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-    return usage
+    return {
+        "input_tokens": inputs,
+        "output_tokens": outputs,
+        "cached_input_tokens": cached,
+        "reasoning_tokens": reasoning,
+        "total_tokens": inputs + outputs,
+    }
 
 
 def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
