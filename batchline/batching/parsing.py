@@ -28,22 +28,25 @@ _EXCERPT = 200
 
 
 def iter_source_lines(content: ResultsSource) -> Iterator[bytes | str]:
-    """Yield the non-blank lines of ``content``, streaming from files and paths.
+    """The non-blank lines of ``content``, streamed from files and paths.
 
     A ``str`` that contains a newline or starts with ``{`` is content; any other ``str`` is
     read as a path if such a file exists (so a one-line result string still parses).
     """
     if isinstance(content, os.PathLike) or (isinstance(content, str) and _is_path(content)):
-        with open(os.fspath(content), "rb") as handle:
-            yield from _non_blank(handle)
-        return
+        return _file_lines(os.fspath(content))
     if isinstance(content, bytes | bytearray | memoryview):
-        yield from _non_blank(io.BytesIO(bytes(content)))
-        return
+        return _non_blank(io.BytesIO(bytes(content)))
     if isinstance(content, str):
-        yield from _non_blank(io.StringIO(content))
-        return
-    yield from _non_blank(content)
+        return _non_blank(io.StringIO(content))
+    return _non_blank(content)
+
+
+def _file_lines(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield line
 
 
 def _is_path(text: str) -> bool:
