@@ -7,6 +7,7 @@ what a callback does afterwards.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from batchline.workers import JobHandle, on_batch_complete
 
@@ -17,6 +18,6 @@ def fired_key(prefix: str) -> str:
 
 
 @on_batch_complete
-def record_callback_time(job: JobHandle) -> None:
+def record_callback_time(job: JobHandle[Any]) -> None:
     runtime = job.app.runtime
     runtime.redis.hset(fired_key(runtime.keys.prefix), job.id, repr(time.time()))

@@ -19,6 +19,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from benchmarks.pipeline_figures import (
@@ -101,7 +102,7 @@ def measure_latency(service: Service, provider: str, progress: Progress) -> Late
     for run in range(1, plan.latency_runs + 1):
         start = time.time()
         job_id = _enqueue(service, provider, messages, callback=True)
-        _wait(lambda j=job_id: service.has_fired(j), 120, f"{provider} job callback", step=0.01)
+        _wait(partial(service.has_fired, job_id), 120, f"{provider} job callback", step=0.01)
         fired = service.fired()[job_id]
         job = get_job(job_id, service.app).job()
         totals.append(fired - start)

@@ -180,7 +180,7 @@ def anthropic_line(index: int, rng: random.Random) -> dict[str, Any]:
         "name": "Contact",
         "input": fake_contact(rng),
     }
-    message = {
+    reply = {
         "model": ANTHROPIC_MODEL,
         "id": f"msg_01{_token(rng, 22)}",
         "type": "message",
@@ -199,7 +199,7 @@ def anthropic_line(index: int, rng: random.Random) -> dict[str, Any]:
             "inference_geo": "not_available",
         },
     }
-    return {"custom_id": custom_id(index), "result": {"type": "succeeded", "message": message}}
+    return {"custom_id": custom_id(index), "result": {"type": "succeeded", "message": reply}}
 
 
 # -- Vertex: predictions.jsonl lines, echoing the request; a non-empty status for the 2 % ------

@@ -246,11 +246,14 @@ class Service:
     """One measurement's service: its settings, the Celery app it enqueues with, the sandbox."""
 
     plan: PipelinePlan
-    config: Any
+    config: ServiceConfig
+    #: The Celery app jobs are enqueued with (``BatchlineCelery``).
     app: Any
-    sandbox: Any
+    sandbox: CountingSandbox
 
     def calls(self) -> Counter[tuple[str, str]]:
+        if self.sandbox.counter is None:
+            raise RuntimeError("the sandbox is not running, so no call was counted")
         return self.sandbox.counter.snapshot()
 
     def has_fired(self, job_id: str) -> bool:
