@@ -181,7 +181,7 @@ class BatchProcessor(Generic[T]):
         lines: Iterable[bytes] = self.provider.iter_result_lines(batch_id)
         if raw_sink is not None:
             lines = _tee(lines, raw_sink)
-        results = iter_parse(lines, self.provider.parse_line, self.response_model)
+        results = self._parse(lines)
         missing_type = {
             BatchStatus.EXPIRED: ErrorType.EXPIRED,
             BatchStatus.CANCELLED: ErrorType.CANCELLED,
@@ -210,7 +210,11 @@ class BatchProcessor(Generic[T]):
     def iter_parse_results(self, content: ResultsSource) -> Iterator[BatchSuccess[T] | BatchError]:
         """Stream-parse result content (str, bytes, a path, a file or an iterable of lines)."""
         lines = iter_source_lines(content)
-        return account(iter_parse(lines, self.provider.parse_line, self.response_model), None)
+        return account(self._parse(lines), None)
+
+    def _parse(self, lines: Iterable[bytes | str]) -> Iterator[BatchSuccess[T] | BatchError]:
+        provider = self.provider
+        return iter_parse(lines, provider.parse_line, self.response_model, provider.plain_answer)
 
     def parse_results(self, content: ResultsSource) -> list[BatchSuccess[T] | BatchError]:
         """Parse raw result content into typed results; a malformed line never aborts it."""

@@ -31,6 +31,7 @@ from batchline.batching.providers.base import (
     LineEncoder,
     LineOutcome,
     Message,
+    PlainAnswer,
     Provider,
     ProviderLimits,
     RequestCounts,
@@ -220,6 +221,28 @@ class AnthropicProvider(Provider):
                 raw=record,
             )
         raise ValueError(f"unknown Anthropic result type {kind!r}")
+
+    def plain_answer(self, record: Any) -> PlainAnswer | None:
+        """A succeeded line whose one content block is the forced tool call or the JSON text,
+        stopped for a reason other than ``max_tokens`` or a refusal; see ``read_message``."""
+        try:
+            custom_id = record["custom_id"]
+            result = record["result"]
+            if result["type"] != "succeeded":
+                return None
+            message = result["message"]
+            if message.get("stop_reason") in _NOT_PLAIN_STOP:
+                return None
+            content = message["content"]
+            if len(content) != 1:
+                return None
+            block = content[0]
+            answer = block[_ANSWER_FIELD[block["type"]]]
+        except (KeyError, TypeError, IndexError, AttributeError):
+            return None
+        if type(custom_id) is not str or type(answer) is not _ANSWER_TYPE[block["type"]]:
+            return None
+        return custom_id, answer, read_usage(message.get("usage"))
 
     # -- online ----------------------------------------------------------------------------
     def check_credentials(self) -> None:
@@ -429,6 +452,13 @@ def request_body(source: IO[bytes]) -> bytes:
 
 
 # -- result lines ----------------------------------------------------------------------------
+#: Stop reasons that leave no usable answer (``read_message`` words them).
+_NOT_PLAIN_STOP = ("max_tokens", "refusal")
+#: Where a plain answer block keeps its answer, and what type the answer must have.
+_ANSWER_FIELD = {"tool_use": "input", "text": "text"}
+_ANSWER_TYPE = {"tool_use": dict, "text": str}
+
+
 def read_message(custom_id: str, message: dict[str, Any], record: Any) -> LineOutcome:
     """A succeeded line: the forced tool's input, else the first text block (the answer in
     ``json_schema`` mode, or plain text that will fail validation), unless the model stopped

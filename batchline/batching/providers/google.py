@@ -34,6 +34,7 @@ from batchline.batching.providers.base import (
     LineEncoder,
     LineOutcome,
     Message,
+    PlainAnswer,
     Provider,
     ProviderLimits,
     RequestCounts,
@@ -126,6 +127,9 @@ class GoogleProvider(Provider):
 
     def parse_line(self, line: bytes | str) -> LineOutcome:
         return parse_prediction(line)
+
+    def plain_answer(self, record: Any) -> PlainAnswer | None:
+        return plain_prediction(record)
 
     def request_custom_id(self, line: bytes | str) -> str:
         return str(orjson.loads(line)["key"])
@@ -476,6 +480,30 @@ def parse_prediction(line: bytes | str) -> LineOutcome:
         message = candidate.get("finishMessage") or f"no answer (finishReason {reason})"
         return _error(custom_id, ErrorType.PROVIDER_ERROR, message, reason, data, usage)
     return LineOutcome(custom_id=custom_id, text="".join(texts), usage=usage)
+
+
+def plain_prediction(record: Any) -> PlainAnswer | None:
+    """A keyed prediction without status or block whose first candidate stopped normally with
+    one text part; anything else takes ``parse_prediction``."""
+    try:
+        key = record["key"]
+        if record.get("status"):
+            return None
+        response = record["response"]
+        if (response.get("promptFeedback") or {}).get("blockReason"):
+            return None
+        candidate = response["candidates"][0]
+        if candidate.get("finishReason") not in (None, "STOP"):
+            return None
+        parts = candidate["content"]["parts"]
+        if len(parts) != 1 or parts[0].get("thought"):
+            return None
+        text = parts[0]["text"]
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return None
+    if type(key) is not str or not key or type(text) is not str:
+        return None
+    return key, text, _usage(response.get("usageMetadata"))
 
 
 def line_custom_id(data: dict[str, Any], line: bytes | str) -> str:

@@ -29,6 +29,7 @@ from batchline.batching.providers.base import (
     LineEncoder,
     LineOutcome,
     Message,
+    PlainAnswer,
     Provider,
     ProviderLimits,
     RequestCounts,
@@ -237,6 +238,26 @@ class OpenAIProvider(Provider):
             return _unrun_outcome(custom_id, error, data)
         raise ValueError("the line has neither a response nor an error")
 
+    def plain_answer(self, record: Any) -> PlainAnswer | None:
+        """A 200 whose first choice carries content (or a tool call) and no refusal, stopped
+        for a reason other than length or the content filter; see ``_response_outcome``."""
+        try:
+            custom_id = record["custom_id"]
+            body = record["response"]["body"]
+            if record["response"]["status_code"] != 200:
+                return None
+            choice = body["choices"][0]
+            message = choice["message"]
+            if message.get("refusal") or choice.get("finish_reason") in _NOT_PLAIN_FINISH:
+                return None
+            calls = message.get("tool_calls")
+            answer = calls[0]["function"]["arguments"] if calls else message["content"]
+        except (KeyError, TypeError, IndexError, AttributeError):
+            return None
+        if type(custom_id) is not str or not custom_id or type(answer) is not str:
+            return None
+        return custom_id, answer, usage_counts(body.get("usage"))
+
     # -- the API ---------------------------------------------------------------------------
     def check_credentials(self) -> None:
         key = self.settings.openai_api_key
@@ -374,6 +395,10 @@ class OpenAIProvider(Provider):
 
 
 # -- result-line helpers -------------------------------------------------------------------
+#: Finish reasons that make a 200 an error (``_response_outcome`` words them).
+_NOT_PLAIN_FINISH = ("length", "content_filter")
+
+
 def _response_outcome(custom_id: str, response: dict[str, Any], line: Any) -> LineOutcome:
     status_code = response.get("status_code")
     body = response.get("body")
@@ -446,14 +471,19 @@ def usage_counts(usage: Any) -> dict[str, int] | None:
     in OpenAI's details objects)."""
     if not isinstance(usage, dict):
         return None
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
+    prompt_details = usage.get("prompt_tokens_details")
+    completion_details = usage.get("completion_tokens_details")
+    # An odd details object loses its count, never the answer.
     return token_usage(
         usage.get("prompt_tokens"),
         usage.get("completion_tokens"),
-        cached_input_tokens=prompt_details.get("cached_tokens"),
-        reasoning_tokens=completion_details.get("reasoning_tokens"),
+        cached_input_tokens=_field(prompt_details, "cached_tokens"),
+        reasoning_tokens=_field(completion_details, "reasoning_tokens"),
     )
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if type(value) is dict else None
 
 
 # -- batch helpers -------------------------------------------------------------------------
