@@ -71,9 +71,18 @@ def member(job_id: str, shard: int) -> str:
     return f"{job_id}:{shard}"
 
 
-def schedule(rt: Runtime, provider: str, job_id: str, shard: int, *, delay: float) -> None:
-    """(Re)schedule a shard's next poll ``delay`` seconds from now."""
-    rt.redis.zadd(rt.keys.pending(provider), {member(job_id, shard): time.time() + delay})
+def schedule(
+    rt: Runtime,
+    provider: str,
+    job_id: str,
+    shard: int,
+    *,
+    delay: float,
+    since: float | None = None,
+) -> None:
+    """(Re)schedule a shard's next poll ``delay`` seconds after ``since`` (default: now)."""
+    start = time.time() if since is None else since
+    rt.redis.zadd(rt.keys.pending(provider), {member(job_id, shard): start + delay})
 
 
 def poll_provider(rt: Runtime, provider: str) -> PollReport:
@@ -88,19 +97,25 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
     try:
         now = time.time()
         claim = rt.redis.register_script(_CLAIM_DUE)
+        # Ticks come every poll_interval and the next poll is due poll_interval after this
+        # tick's claim; a shard due by half an interval from now is taken now rather than a
+        # whole interval late (beat's ticks jitter by a few milliseconds either way).
+        horizon = now + rt.settings.poll_interval / 2
         due: list[str] = claim(
             keys=[rt.keys.pending(provider)],
-            args=[now, now + rt.settings.poll_lease, rt.settings.poll_batch],
+            args=[horizon, now + rt.settings.poll_lease, rt.settings.poll_batch],
         )
         report.due = len(due)
         if due:
-            _poll(rt, provider, due, report)
+            _poll(rt, provider, due, report, claimed_at=now)
     finally:
         rt.store.compare_and_delete(lock_key, token)
     return report
 
 
-def _poll(rt: Runtime, provider_name: str, due: list[str], report: PollReport) -> None:
+def _poll(
+    rt: Runtime, provider_name: str, due: list[str], report: PollReport, *, claimed_at: float
+) -> None:
     pending_key = rt.keys.pending(provider_name)
     watched: list[tuple[Job, Shard]] = []
     for item in due:
@@ -123,7 +138,7 @@ def _poll(rt: Runtime, provider_name: str, due: list[str], report: PollReport) -
     for job, shard in watched:
         info = infos.get(shard.batch_id)
         if info is not None:
-            _apply(rt, job, shard, info, report)
+            _apply(rt, job, shard, info, report, claimed_at=claimed_at)
         else:
             _failed_poll(rt, job, shard, failures.get(shard.batch_id), report)
 
@@ -154,7 +169,9 @@ def _fetch(
     return infos, failures
 
 
-def _apply(rt: Runtime, job: Job, shard: Shard, info: BatchInfo, report: PollReport) -> None:
+def _apply(
+    rt: Runtime, job: Job, shard: Shard, info: BatchInfo, report: PollReport, *, claimed_at: float
+) -> None:
     if info.status.is_terminal:
         rt.store.transition_shard(
             job.id,
@@ -177,7 +194,10 @@ def _apply(rt: Runtime, job: Job, shard: Shard, info: BatchInfo, report: PollRep
         provider_status=info.provider_status,
         poll_failures=0,
     )
-    schedule(rt, job.provider, job.id, shard.index, delay=rt.settings.poll_interval)
+    # Counted from the claim, not from now: polling took time, and the next tick comes one
+    # interval after this one (counting from now would skip every other tick).
+    interval = rt.settings.poll_interval
+    schedule(rt, job.provider, job.id, shard.index, delay=interval, since=claimed_at)
 
 
 def _failed_poll(

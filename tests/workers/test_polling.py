@@ -132,7 +132,7 @@ def test_a_poller_that_dies_mid_tick_leaves_its_shards_to_the_next_lease(
         pending_key, {str(m): 0 for m in app.runtime.redis.zrange(pending_key, 0, -1)}
     )
 
-    def crash(*args: object) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
         raise SystemExit("poller killed")
 
     with monkeypatch.context() as patch:
@@ -143,3 +143,26 @@ def test_a_poller_that_dies_mid_tick_leaves_its_shards_to_the_next_lease(
     assert poll_provider(app.runtime, "openai").due == 0  # leased by the dead tick
     time.sleep(0.6)
     assert poll_provider(app.runtime, "openai").due == 2
+
+
+def test_a_tick_one_interval_after_the_last_polls_the_shard_again(
+    make_app: MakeApp, sandbox: Sandbox
+) -> None:
+    """Each pending shard is polled at every tick, not every other one: the next poll is due
+    one interval after the tick that claimed it, however long the poll itself took."""
+    interval = 1.0
+    app = make_app(poll_interval=interval)
+    sandbox.faults = Faults(completion_delay=30.0)
+    submitted_jobs(app, 1)
+    pending_key = app.runtime.keys.pending("openai")
+    app.runtime.redis.zadd(
+        pending_key, {str(m): 0 for m in app.runtime.redis.zrange(pending_key, 0, -1)}
+    )
+
+    dues = []
+    for _ in range(3):
+        tick_at = time.time()
+        dues.append(poll_provider(app.runtime, "openai").due)
+        time.sleep(max(0.0, tick_at + interval - time.time()))
+
+    assert dues == [1, 1, 1]
