@@ -178,7 +178,7 @@ class BatchProcessor(Generic[T]):
                 f"batch {batch_id} is {info.status.value} ({info.provider_status}); results "
                 "exist once it is completed, cancelled or expired"
             )
-        lines: Iterable[bytes] = self.provider.iter_result_lines(batch_id)
+        lines: Iterable[bytes] = self.provider.iter_result_lines(batch_id, info)
         if raw_sink is not None:
             lines = _tee(lines, raw_sink)
         results = self._parse(lines)

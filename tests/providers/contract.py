@@ -116,6 +116,22 @@ class ProviderContract:
         assert len(parsed) == 3
         assert all(isinstance(user.age, int) for user in parsed)
 
+    def test_retrieving_results_fetches_the_batch_once(
+        self, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        processor, batch_id, _ = self.run_batch(sandbox, 3)
+        provider = processor.provider
+        fetched: list[str] = []
+        real_get = provider.get
+
+        def counting_get(batch_id: str) -> Any:
+            fetched.append(batch_id)
+            return real_get(batch_id)
+
+        monkeypatch.setattr(provider, "get", counting_get)
+        assert len(filter_successful(processor.retrieve_results(batch_id))) == 3
+        assert fetched == [batch_id]
+
     # -- status vocabulary -------------------------------------------------------------------
     def test_status_reports_one_vocabulary_with_provider_status_and_counts(
         self, sandbox: Sandbox

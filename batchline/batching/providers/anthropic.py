@@ -324,7 +324,9 @@ class AnthropicProvider(Provider):
         with sdk_errors():
             return batch_info(self.client.messages.batches.cancel(batch_id))
 
-    def iter_result_lines(self, batch_id: str) -> Generator[bytes, None, None]:
+    def iter_result_lines(
+        self, batch_id: str, info: BatchInfo | None = None
+    ) -> Generator[bytes, None, None]:
         """Stream the raw results file through the SDK's own HTTP client (auth headers, retries
         on connect), without decoding each line into SDK objects: the parser reads it once."""
         batches = self.client.messages.batches

@@ -74,6 +74,9 @@ class BatchInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     #: Why the batch failed, when it did (the provider's message).
     error: str | None = None
+    #: Where the provider keeps the results (OpenAI's output and error file ids, Vertex's
+    #: output folder); empty while there are none. Lets results stream without a re-fetch.
+    result_locations: tuple[str, ...] = ()
     #: The provider's object, JSON-ready, for anything not normalised here.
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -184,9 +187,10 @@ class Provider(abc.ABC):
     def cancel(self, batch_id: str) -> BatchInfo: ...
 
     @abc.abstractmethod
-    def iter_result_lines(self, batch_id: str) -> Iterator[bytes]:
+    def iter_result_lines(self, batch_id: str, info: BatchInfo | None = None) -> Iterator[bytes]:
         """Stream every result line of a finished batch, from every file the provider wrote
-        (OpenAI's output *and* error files), a line at a time."""
+        (OpenAI's output *and* error files), a line at a time. ``info``, when the caller has
+        just fetched the batch, saves fetching it again."""
 
     def find_by_metadata(
         self, key: str, value: str, *, limit: int = 100

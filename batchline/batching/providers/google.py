@@ -294,13 +294,15 @@ class GoogleProvider(Provider):
         return [info for info in jobs if info.metadata.get(key) == value]
 
     # -- results ---------------------------------------------------------------------------------
-    def iter_result_lines(self, batch_id: str) -> Iterator[bytes]:
+    def iter_result_lines(self, batch_id: str, info: BatchInfo | None = None) -> Iterator[bytes]:
         """Every line of every ``predictions*.jsonl`` in the folder the job reports in
         ``outputInfo.gcsOutputDirectory``; a job that wrote nothing yields nothing."""
-        job = self._job(batch_id)
-        directory = job.output_info.gcs_output_directory if job.output_info else None
-        if not directory:
-            return
+        if info is None or info.id != batch_id:
+            info = self.get(batch_id)
+        for directory in info.result_locations:
+            yield from self._folder_lines(directory)
+
+    def _folder_lines(self, directory: str) -> Iterator[bytes]:
         bucket_name, prefix = split_gcs_uri(directory)
         with translate_errors():
             blobs = sorted(
@@ -614,6 +616,7 @@ def to_batch_info(job: BatchJob) -> BatchInfo:
     state = job.state.value if job.state is not None else "JOB_STATE_UNSPECIFIED"
     status = STATUS_MAP.get(state, BatchStatus.IN_PROGRESS)
     stats = job.completion_stats
+    directory = job.output_info.gcs_output_directory if job.output_info else None
     counts = RequestCounts()
     if stats is not None:
         counts.completed = max(stats.successful_count or 0, 0)
@@ -630,6 +633,7 @@ def to_batch_info(job: BatchJob) -> BatchInfo:
         completed_at=job.end_time if status.is_terminal else None,
         metadata=metadata_from_display_name(job.display_name),
         error=(job.error.message or str(job.error.code)) if job.error else None,
+        result_locations=(directory,) if directory else (),
         raw=job.model_dump(mode="json", exclude_none=True),
     )
 

@@ -320,13 +320,13 @@ class OpenAIProvider(Provider):
             raise
         return self.to_info(batch)
 
-    def iter_result_lines(self, batch_id: str) -> Iterator[bytes]:
+    def iter_result_lines(self, batch_id: str, info: BatchInfo | None = None) -> Iterator[bytes]:
         """Successes come from the output file, failures (and requests a cancelled or expired
         batch never ran) from the error file; a batch may have either or both."""
-        batch = self._retrieve(batch_id)
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if file_id:
-                yield from self._file_lines(file_id)
+        if info is None or info.id != batch_id:
+            info = self.get(batch_id)
+        for file_id in info.result_locations:
+            yield from self._file_lines(file_id)
 
     def find_by_metadata(
         self, key: str, value: str, *, limit: int = 100
@@ -390,6 +390,7 @@ class OpenAIProvider(Provider):
             expires_at=utc(batch.expires_at),
             metadata=dict(batch.metadata or {}),
             error=batch_error_message(batch),
+            result_locations=tuple(f for f in (batch.output_file_id, batch.error_file_id) if f),
             raw=batch.model_dump(mode="json"),
         )
 
