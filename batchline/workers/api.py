@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -91,7 +92,7 @@ def enqueue_batch(
             f"unknown provider {provider!r}: use one of {', '.join(sorted(PROVIDERS))}"
         )
     response_path = model_path(response_model)
-    response_model.model_json_schema()  # an unusable schema fails here, not in a worker
+    _check_schema(response_model)
     checked_metadata = _check_metadata(metadata)
     specs = [cb.as_spec(value) for value in callbacks]
     if max_tokens < 1:
@@ -128,6 +129,17 @@ def enqueue_batch(
     log_state_change(job, "")
     rt.send("batchline.submit_job", job_id)
     return JobHandle(job_id, celery_app)
+
+
+#: Response models whose schema was built once already (building it again costs as much).
+_SCHEMA_CHECKED: weakref.WeakSet[type[BaseModel]] = weakref.WeakSet()
+
+
+def _check_schema(response_model: type[BaseModel]) -> None:
+    """An unusable schema fails here, in the caller's process, not later in a worker."""
+    if response_model not in _SCHEMA_CHECKED:
+        response_model.model_json_schema()
+        _SCHEMA_CHECKED.add(response_model)
 
 
 def _check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:

@@ -114,7 +114,8 @@ def _shard_results(
         yield from _keep_stored(rt, job, expected, give_up)
         return
     if shard.batch_id and shard.status in {s.value for s in RESULT_BEARING_STATUSES}:
-        rt.limiter.acquire(job.provider)
+        # Reading results takes two calls at least: the batch, then its result file.
+        rt.limiter.acquire(job.provider, calls=2)
         processor = rt.processor(job)
         for result in processor.iter_results(shard.batch_id, expected_ids=expected):
             yield result.to_dict()

@@ -22,19 +22,19 @@ class RateLimiter:
         self.keys = keys
         self.per_second = per_second
 
-    def acquire(self, provider: str, *, max_wait: float = 60.0) -> None:
-        """Wait for a slot; after ``max_wait`` seconds go ahead anyway (the provider's own 429
-        handling is the backstop) rather than stall a task forever."""
+    def acquire(self, provider: str, *, calls: int = 1, max_wait: float = 60.0) -> None:
+        """Wait for room for ``calls`` calls; after ``max_wait`` seconds go ahead anyway (the
+        provider's own 429 handling is the backstop) rather than stall a task forever."""
         if self.per_second <= 0:
             return
-        allowed = max(1, math.floor(self.per_second))
+        allowed = max(calls, math.floor(self.per_second))
         deadline = time.monotonic() + max_wait
         while True:
             now = time.time()
             second = int(now)
             key = self.keys.rate(provider, second)
             pipe = self.redis.pipeline(transaction=False)
-            pipe.incr(key)
+            pipe.incrby(key, calls)
             pipe.expire(key, 5)
             used, _ = pipe.execute()
             if int(used) <= allowed or time.monotonic() > deadline:
