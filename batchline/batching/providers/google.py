@@ -14,13 +14,12 @@ from ``BatchJob``, so metadata is written twice: exactly, URL-encoded in the dis
 from __future__ import annotations
 
 import builtins
-import hashlib
 import io
 import itertools
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, ClassVar
@@ -33,15 +32,14 @@ from batchline.batching.providers.base import (
     BatchInfo,
     LineEncoder,
     LineOutcome,
-    Message,
     PlainAnswer,
     Provider,
     ProviderLimits,
     RequestCounts,
     RequestOptions,
-    token_usage,
 )
-from batchline.batching.results import ErrorType
+from batchline.batching.providers.google_requests import build_encoder
+from batchline.batching.providers.google_results import parse_prediction, plain_prediction
 from batchline.batching.schema import gemini_response_schema
 from batchline.batching.status import BatchStatus
 from batchline.config import Settings
@@ -77,9 +75,6 @@ STATUS_MAP: dict[str, BatchStatus] = {
     "JOB_STATE_EXPIRED": BatchStatus.EXPIRED,
 }
 
-#: Finish reasons that mean the model (or Google's filters) declined to answer.
-REFUSAL_REASONS = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"})
-
 #: Uploads above this size go resumable, in chunks of this size (a multiple of 256 KiB).
 UPLOAD_CHUNK = 8 * 1024 * 1024
 #: Result files are streamed in blocks of this size; memory holds one block plus one line.
@@ -96,17 +91,7 @@ HTTP_TIMEOUT_MS = 120_000
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 _JOB_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/batchPredictionJobs/[^/]+$")
-_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _LABEL_INVALID = re.compile(r"[^a-z0-9_-]")
-_CAMEL = re.compile(r"_([a-z])")
-
-#: OpenAI-style roles -> Gemini content roles; system prompts go to ``systemInstruction``.
-_CONTENT_ROLES = {"user": "user", "assistant": "model", "model": "model"}
-_SYSTEM_ROLES = frozenset({"system", "developer"})
-#: ``RequestOptions.extra`` keys that belong beside ``generationConfig``, not inside it.
-_REQUEST_FIELDS = frozenset({"safetySettings", "tools", "toolConfig", "cachedContent"})
-#: OpenAI spellings users bring along, renamed to Gemini's.
-_GENERATION_ALIASES = {"stop": "stopSequences"}
 
 
 class GoogleProvider(Provider):
@@ -340,232 +325,6 @@ def _credentials_from_file(path: str) -> Credentials:
         return user_credentials.Credentials.from_authorized_user_info(info, scopes=scopes)
     credentials, _ = google.auth.load_credentials_from_file(path, scopes=scopes)
     return credentials
-
-
-# -- request lines -------------------------------------------------------------------------------
-def build_encoder(schema: dict[str, Any], options: RequestOptions) -> LineEncoder:
-    """Everything but the id and the conversation is encoded once here; each line is then a
-    join of constant byte fragments and one ``orjson.dumps`` of the converted contents."""
-    generation: dict[str, Any] = {
-        "responseMimeType": "application/json",
-        "responseSchema": schema,
-        "maxOutputTokens": options.max_tokens,
-    }
-    if options.temperature is not None:
-        generation["temperature"] = options.temperature
-    request_extra: dict[str, Any] = {}
-    user_labels: dict[str, Any] = {}
-    for raw_key, value in options.extra.items():
-        key = _GENERATION_ALIASES.get(raw_key) or _CAMEL.sub(lambda m: m.group(1).upper(), raw_key)
-        if key == "labels":
-            user_labels = dict(value)
-        elif key in _REQUEST_FIELDS:
-            request_extra[key] = value
-        else:
-            generation[key] = value
-    dumps = orjson.dumps
-    tail = b',"generationConfig":' + dumps(generation)
-    for key, value in request_extra.items():
-        tail += b"," + dumps(key) + b":" + dumps(value)
-    user_pairs = dumps(user_labels)[1:-1]
-    labelled = tail + b',"labels":{' + user_pairs + (b"," if user_labels else b"") + b'"custom_id":'
-    unlabelled = tail + (b',"labels":' + dumps(user_labels) if user_labels else b"") + b"}}"
-    system_open = b',"systemInstruction":{"parts":'
-    label_ok = _LABEL_VALUE.match
-
-    def encode(custom_id: str, messages: Sequence[Message]) -> bytes:
-        if type(custom_id) is not str:
-            custom_id = str(custom_id)
-        contents, system = convert_messages(messages)
-        key = dumps(custom_id)
-        pieces = [b'{"key":', key, b',"request":{"contents":', dumps(contents)]
-        if system is not None:
-            pieces += (system_open, dumps(system), b"}")
-        if label_ok(custom_id):
-            pieces += (labelled, key, b"}}}")
-        else:
-            pieces.append(unlabelled)
-        return b"".join(pieces)
-
-    return encode
-
-
-def convert_messages(
-    messages: Sequence[Message],
-) -> tuple[list[dict[str, Any]], list[dict[str, str]] | None]:
-    """OpenAI-style messages -> Gemini ``contents`` and ``systemInstruction`` parts: system
-    (and developer) messages are gathered in order, ``assistant`` becomes ``model``."""
-    contents: list[dict[str, Any]] = []
-    system: list[dict[str, str]] | None = None
-    roles = _CONTENT_ROLES
-    try:
-        for message in messages:
-            content = message["content"]
-            parts = [{"text": content}] if type(content) is str else _content_parts(content)
-            role = message["role"]
-            mapped = roles.get(role)
-            if mapped is not None:
-                contents.append({"role": mapped, "parts": parts})
-            elif role in _SYSTEM_ROLES:
-                system = parts if system is None else system + parts
-            else:
-                raise InvalidRequestError(
-                    f"message role {role!r} is not supported by Gemini: use system, user or "
-                    "assistant"
-                )
-    except (KeyError, TypeError) as exc:
-        raise InvalidRequestError(
-            f"each message needs a 'role' and a text 'content' ({type(exc).__name__}: {exc})"
-        ) from None
-    if not contents:
-        raise InvalidRequestError("a Gemini request needs at least one user message")
-    return contents, system
-
-
-def _content_parts(content: Any) -> list[dict[str, str]]:
-    """OpenAI content-part lists (``[{"type": "text", "text": ...}]``); text only, for now."""
-    if not isinstance(content, list | tuple) or not content:
-        raise InvalidRequestError(
-            f"message content must be a string or a list of text parts, got {content!r:.80}"
-        )
-    parts = []
-    for part in content:
-        if isinstance(part, str):
-            parts.append({"text": part})
-        elif isinstance(part, dict) and isinstance(part.get("text"), str):
-            parts.append({"text": part["text"]})
-        else:
-            raise InvalidRequestError(f"only text content parts are supported, got {part!r:.80}")
-    return parts
-
-
-# -- result lines --------------------------------------------------------------------------------
-def parse_prediction(line: bytes | str) -> LineOutcome:
-    """One ``predictions.jsonl`` line -> ``LineOutcome``. Raises ``ValueError`` (or another
-    lookup error the caller turns into a ``malformed_line``) only for an unreadable line."""
-    data = orjson.loads(line)
-    if not isinstance(data, dict):
-        raise ValueError(f"a prediction line must be a JSON object, got {type(data).__name__}")
-    custom_id = line_custom_id(data, line)
-    status = data.get("status")
-    if status:
-        message, code = _status_error(status)
-        return LineOutcome(
-            custom_id=custom_id,
-            error_type=ErrorType.PROVIDER_ERROR,
-            error_message=message,
-            provider_code=code,
-            raw=data,
-        )
-    response = data.get("response")
-    if not isinstance(response, dict):
-        return _error(custom_id, ErrorType.PROVIDER_ERROR, "the line has no response", None, data)
-    usage = _usage(response.get("usageMetadata"))
-    block = (response.get("promptFeedback") or {}).get("blockReason")
-    if block:
-        detail = response["promptFeedback"].get("blockReasonMessage") or "the prompt was blocked"
-        return _error(custom_id, ErrorType.REFUSAL, f"{block}: {detail}", block, data, usage)
-    candidates = response.get("candidates") or []
-    if not candidates:
-        return _error(custom_id, ErrorType.PROVIDER_ERROR, "no candidates", None, data, usage)
-    candidate = candidates[0]
-    reason = candidate.get("finishReason")
-    if reason == "MAX_TOKENS":
-        message = "the answer was cut off at maxOutputTokens"
-        return _error(custom_id, ErrorType.TRUNCATED, message, reason, data, usage)
-    if reason in REFUSAL_REASONS:
-        message = candidate.get("finishMessage") or f"the answer was blocked ({reason})"
-        return _error(custom_id, ErrorType.REFUSAL, message, reason, data, usage)
-    parts = (candidate.get("content") or {}).get("parts") or []
-    texts = [p["text"] for p in parts if "text" in p and not p.get("thought")]
-    if not texts and reason not in (None, "STOP"):
-        message = candidate.get("finishMessage") or f"no answer (finishReason {reason})"
-        return _error(custom_id, ErrorType.PROVIDER_ERROR, message, reason, data, usage)
-    return LineOutcome(custom_id=custom_id, text="".join(texts), usage=usage)
-
-
-def plain_prediction(record: Any) -> PlainAnswer | None:
-    """A keyed prediction without status or block whose first candidate stopped normally with
-    one text part; anything else takes ``parse_prediction``."""
-    try:
-        key = record["key"]
-        if record.get("status"):
-            return None
-        response = record["response"]
-        if (response.get("promptFeedback") or {}).get("blockReason"):
-            return None
-        candidate = response["candidates"][0]
-        if candidate.get("finishReason") not in (None, "STOP"):
-            return None
-        parts = candidate["content"]["parts"]
-        if len(parts) != 1 or parts[0].get("thought"):
-            return None
-        text = parts[0]["text"]
-    except (KeyError, TypeError, IndexError, AttributeError):
-        return None
-    if type(key) is not str or not key or type(text) is not str:
-        return None
-    return key, text, _usage(response.get("usageMetadata"))
-
-
-def line_custom_id(data: dict[str, Any], line: bytes | str) -> str:
-    """``key``, else ``request.labels.custom_id``; else ``unkeyed-`` and a hash of the line.
-
-    Lines of jobs not written by batchline carry neither; the hash keeps each such line a
-    result of its own (distinct lines never share an id) and the same line the same id.
-    """
-    key = data.get("key")
-    if isinstance(key, str | int) and not isinstance(key, bool) and str(key):
-        return str(key)
-    request = data.get("request")
-    labels = request.get("labels") if isinstance(request, dict) else None
-    label = labels.get("custom_id") if isinstance(labels, dict) else None
-    if isinstance(label, str) and label:
-        return label
-    raw = line.encode() if isinstance(line, str) else bytes(line)
-    return "unkeyed-" + hashlib.blake2b(raw.strip(), digest_size=8).hexdigest()
-
-
-def _status_error(status: Any) -> tuple[str, str | None]:
-    """Vertex writes a failed request's error as a string; tolerate a ``google.rpc.Status``."""
-    if isinstance(status, dict):
-        code = status.get("status") or status.get("code")
-        return str(status.get("message") or status), str(code) if code is not None else None
-    return str(status), None
-
-
-def _error(
-    custom_id: str,
-    error_type: ErrorType,
-    message: str,
-    code: str | None,
-    raw: Any,
-    usage: dict[str, int] | None = None,
-) -> LineOutcome:
-    return LineOutcome(
-        custom_id=custom_id,
-        error_type=error_type,
-        error_message=message,
-        provider_code=code,
-        usage=usage,
-        raw=raw,
-    )
-
-
-def _usage(meta: Any) -> dict[str, int] | None:
-    """``usageMetadata`` in batchline's vocabulary. Gemini bills thinking tokens as output and
-    counts them apart from the answer's, so ``output_tokens`` is their sum."""
-    if not isinstance(meta, dict):
-        return None
-    answer = meta.get("candidatesTokenCount")
-    thoughts = meta.get("thoughtsTokenCount")
-    output = sum(n for n in (answer, thoughts) if isinstance(n, int) and not isinstance(n, bool))
-    return token_usage(
-        meta.get("promptTokenCount"),
-        output,
-        cached_input_tokens=meta.get("cachedContentTokenCount"),
-        reasoning_tokens=thoughts,
-    )
 
 
 # -- jobs ----------------------------------------------------------------------------------------

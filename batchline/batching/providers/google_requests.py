@@ -1,0 +1,122 @@
+"""Vertex AI request lines: OpenAI-style messages into Gemini ``contents`` and
+``systemInstruction``, with the response schema and generation settings encoded once per batch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from batchline.batching.providers.base import LineEncoder, Message, RequestOptions
+from batchline.errors import InvalidRequestError
+
+#: What Vertex accepts as a label value; a custom id that is one is also sent as a label.
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_CAMEL = re.compile(r"_([a-z])")
+
+#: OpenAI-style roles -> Gemini content roles; system prompts go to ``systemInstruction``.
+_CONTENT_ROLES = {"user": "user", "assistant": "model", "model": "model"}
+_SYSTEM_ROLES = frozenset({"system", "developer"})
+#: ``RequestOptions.extra`` keys that belong beside ``generationConfig``, not inside it.
+_REQUEST_FIELDS = frozenset({"safetySettings", "tools", "toolConfig", "cachedContent"})
+#: OpenAI spellings users bring along, renamed to Gemini's.
+_GENERATION_ALIASES = {"stop": "stopSequences"}
+
+
+def build_encoder(schema: dict[str, Any], options: RequestOptions) -> LineEncoder:
+    """Everything but the id and the conversation is encoded once here; each line is then a
+    join of constant byte fragments and one ``orjson.dumps`` of the converted contents."""
+    generation: dict[str, Any] = {
+        "responseMimeType": "application/json",
+        "responseSchema": schema,
+        "maxOutputTokens": options.max_tokens,
+    }
+    if options.temperature is not None:
+        generation["temperature"] = options.temperature
+    request_extra: dict[str, Any] = {}
+    user_labels: dict[str, Any] = {}
+    for raw_key, value in options.extra.items():
+        key = _GENERATION_ALIASES.get(raw_key) or _CAMEL.sub(lambda m: m.group(1).upper(), raw_key)
+        if key == "labels":
+            user_labels = dict(value)
+        elif key in _REQUEST_FIELDS:
+            request_extra[key] = value
+        else:
+            generation[key] = value
+    dumps = orjson.dumps
+    tail = b',"generationConfig":' + dumps(generation)
+    for key, value in request_extra.items():
+        tail += b"," + dumps(key) + b":" + dumps(value)
+    user_pairs = dumps(user_labels)[1:-1]
+    labelled = tail + b',"labels":{' + user_pairs + (b"," if user_labels else b"") + b'"custom_id":'
+    unlabelled = tail + (b',"labels":' + dumps(user_labels) if user_labels else b"") + b"}}"
+    system_open = b',"systemInstruction":{"parts":'
+    label_ok = LABEL_VALUE.match
+
+    def encode(custom_id: str, messages: Sequence[Message]) -> bytes:
+        if type(custom_id) is not str:
+            custom_id = str(custom_id)
+        contents, system = convert_messages(messages)
+        key = dumps(custom_id)
+        pieces = [b'{"key":', key, b',"request":{"contents":', dumps(contents)]
+        if system is not None:
+            pieces += (system_open, dumps(system), b"}")
+        if label_ok(custom_id):
+            pieces += (labelled, key, b"}}}")
+        else:
+            pieces.append(unlabelled)
+        return b"".join(pieces)
+
+    return encode
+
+
+def convert_messages(
+    messages: Sequence[Message],
+) -> tuple[list[dict[str, Any]], list[dict[str, str]] | None]:
+    """OpenAI-style messages -> Gemini ``contents`` and ``systemInstruction`` parts: system
+    (and developer) messages are gathered in order, ``assistant`` becomes ``model``."""
+    contents: list[dict[str, Any]] = []
+    system: list[dict[str, str]] | None = None
+    roles = _CONTENT_ROLES
+    try:
+        for message in messages:
+            content = message["content"]
+            parts = [{"text": content}] if type(content) is str else _content_parts(content)
+            role = message["role"]
+            mapped = roles.get(role)
+            if mapped is not None:
+                contents.append({"role": mapped, "parts": parts})
+            elif role in _SYSTEM_ROLES:
+                system = parts if system is None else system + parts
+            else:
+                raise InvalidRequestError(
+                    f"message role {role!r} is not supported by Gemini: use system, user or "
+                    "assistant"
+                )
+    except (KeyError, TypeError) as exc:
+        raise InvalidRequestError(
+            f"each message needs a 'role' and a text 'content' ({type(exc).__name__}: {exc})"
+        ) from None
+    if not contents:
+        raise InvalidRequestError("a Gemini request needs at least one user message")
+    return contents, system
+
+
+def _content_parts(content: Any) -> list[dict[str, str]]:
+    """OpenAI content-part lists (``[{"type": "text", "text": ...}]``); text only, for now."""
+    if not isinstance(content, list | tuple) or not content:
+        raise InvalidRequestError(
+            f"message content must be a string or a list of text parts, got {content!r:.80}"
+        )
+    parts = []
+    for part in content:
+        if isinstance(part, str):
+            parts.append({"text": part})
+        elif isinstance(part, dict) and isinstance(part.get("text"), str):
+            parts.append({"text": part["text"]})
+        else:
+            raise InvalidRequestError(f"only text content parts are supported, got {part!r:.80}")
+    return parts
