@@ -1,42 +1,31 @@
-"""``batchline demo``: the whole service on one machine, from enqueue to callback, in a minute.
-
-With no arguments it needs nothing but Python and Redis: the sandbox stands in for the three
-providers, a worker and a beat run as child processes, and one small job per provider goes
-through the real path (Redis, Celery tasks, the official SDKs over HTTP). With ``--model`` and
-real credentials the same steps run against the real providers.
-
-Everything the demo starts, it stops: the children on normal exit, on an error and on Ctrl-C
-(they run in their own process groups, so the terminal's Ctrl-C reaches only the demo, which
-then stops them in order). It works in its own queue and key prefix, so it can share a Redis
-with a real deployment without either seeing the other's jobs.
-"""
+"""``batchline demo``'s run: start the services, enqueue one job per model, wait, report."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
 from pydantic import BaseModel
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from batchline.config import Settings
+from batchline.demo.pricing import ModelPrice, PriceTable, TokenCount
+from batchline.demo.processes import (
+    batchline_argv,
+    children,
+    local_redis,
+    redis_answers,
+    sigterm_as_interrupt,
+)
 from batchline.errors import ConfigurationError
 from batchline.workers.callbacks import on_batch_complete
 
@@ -52,213 +41,6 @@ DEMO_POLL_INTERVAL = "1"
 STOP_GRACE = {"sandbox": 5.0, "live": 30.0}
 #: Worker options for a one-worker demo: no waiting to sync with workers that do not exist.
 DEMO_WORKER_ARGS = ("--without-mingle", "--without-gossip")
-#: Seconds a locally started redis-server gets to answer.
-REDIS_START_TIMEOUT = 10.0
-
-
-# -- prices ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    """US dollars per million tokens."""
-
-    input: float
-    output: float
-
-    def cost(self, tokens: TokenCount) -> float:
-        return (tokens.input * self.input + tokens.output * self.output) / 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class ModelPrice:
-    live: Price
-    batch: Price
-
-
-@dataclass(frozen=True, slots=True)
-class PriceTable:
-    """List prices on one date (``batchline/data/prices.json``): data, not code, so that a
-    price change is a one-line edit with its date beside it."""
-
-    as_of: date
-    currency: str
-    models: Mapping[str, ModelPrice]
-
-    @classmethod
-    def load(cls) -> PriceTable:
-        raw = json.loads(resources.files("batchline").joinpath("data/prices.json").read_text())
-        return cls(
-            as_of=date.fromisoformat(raw["as_of"]),
-            currency=raw["currency"],
-            models={
-                name: ModelPrice(live=Price(**entry["live"]), batch=Price(**entry["batch"]))
-                for name, entry in raw["models"].items()
-            },
-        )
-
-    def lookup(self, model: str) -> ModelPrice | None:
-        """The price of ``model``, or of the model it is a dated snapshot of.
-
-        Providers pin snapshots by suffix (``claude-haiku-4-5-20251001``,
-        ``gpt-4.1-mini-2025-04-14``) at the alias's price, so the longest listed prefix wins.
-        """
-        if model in self.models:
-            return self.models[model]
-        prefixes = [name for name in self.models if model.startswith(name + "-")]
-        return self.models[max(prefixes, key=len)] if prefixes else None
-
-
-@dataclass(frozen=True, slots=True)
-class TokenCount:
-    input: int = 0
-    output: int = 0
-
-    @classmethod
-    def from_usage(cls, usage: Mapping[str, int] | None) -> TokenCount:
-        """Read one result's usage, whichever provider's words it is in (OpenAI's chat API
-        says prompt/completion, the others input/output)."""
-        if not usage:
-            return cls()
-        return cls(
-            input=int(usage.get("input_tokens", usage.get("prompt_tokens", 0))),
-            output=int(usage.get("output_tokens", usage.get("completion_tokens", 0))),
-        )
-
-    def __add__(self, other: TokenCount) -> TokenCount:
-        return TokenCount(self.input + other.input, self.output + other.output)
-
-
-# -- redis ------------------------------------------------------------------------------------
-
-
-def redis_answers(url: str) -> bool:
-    """One quick PING: the client's own retries with backoff would make "no" take a while."""
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=1, socket_timeout=2, retry=Retry(NoBackoff(), 0)
-    )
-    try:
-        return bool(client.ping())
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
-        return False
-    finally:
-        client.close()
-
-
-def redis_help(url: str) -> str:
-    return (
-        f"Redis is not answering at {url}, and there is no redis-server here to start one. "
-        "Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install "
-        "redis), or run one in Docker (docker run -d -p 6379:6379 redis:7), or set REDIS_URL "
-        "to a Redis you can reach."
-    )
-
-
-@contextmanager
-def local_redis(workdir: Path, tried_url: str) -> Iterator[str]:
-    """A throwaway ``redis-server`` on a free loopback port, persisting nothing; yields its URL.
-
-    Raises:
-        ConfigurationError: ``redis-server`` is not installed or did not start.
-    """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise ConfigurationError(redis_help(tried_url))
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    argv += ["no", "--dir", str(workdir)]
-    with children({"redis": argv}, workdir, os.environ) as procs:
-        proc = procs["redis"]
-        deadline = time.monotonic() + REDIS_START_TIMEOUT
-        while not redis_answers(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise ConfigurationError(
-                    f"redis-server did not start; its log: {workdir / 'redis.log'}"
-                )
-            time.sleep(0.05)
-        yield url
-
-
-# -- child processes ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def batchline_argv(*args: str) -> list[str]:
-    """Run a ``batchline`` command with this interpreter, wherever the script was installed."""
-    return [sys.executable, "-c", "from batchline.cli import main; main()", *args]
-
-
-@contextmanager
-def children(
-    commands: Mapping[str, list[str]], workdir: Path, env: Mapping[str, str], grace: float = 5.0
-) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """Run each command in its own process group, output to ``workdir/<name>.log``.
-
-    However the block is left, all are stopped together: SIGTERM to every group at once
-    (Celery's warm shutdown), then SIGKILL for any still running ``grace`` seconds later.
-    """
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    try:
-        for name, argv in commands.items():
-            with open(workdir / f"{name}.log", "ab") as sink:
-                procs[name] = subprocess.Popen(
-                    argv,
-                    env=dict(env),
-                    cwd=workdir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-        yield procs
-    finally:
-        stop_all(list(procs.values()), grace)
-
-
-def stop_all(procs: Sequence[subprocess.Popen[bytes]], grace: float) -> None:
-    """Stop ``procs`` together. Ctrl-C is ignored meanwhile, so that pressing it again cannot
-    cut the cleanup short and leave a worker running on its own."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        _terminate(procs, grace)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _terminate(procs: Sequence[subprocess.Popen[bytes]], grace: float) -> None:
-    running = [proc for proc in procs if proc.poll() is None]
-    for proc in running:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in running:
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while the demo runs, so cleanup runs for both."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # -- the jobs ---------------------------------------------------------------------------------
