@@ -3,10 +3,6 @@ answer, and stop exactly them (by process-group id) however the test ends."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +12,13 @@ from pathlib import Path
 
 import httpx
 
+from batchline.demo.processes import free_port, stop_all
+
+__all__ = ["BATCHLINE", "REPO", "answers", "free_port", "running", "start", "stop", "wait_until"]
+
 REPO = Path(__file__).resolve().parents[2]
 #: The ``batchline`` command of this venv (tests never rely on PATH).
 BATCHLINE = str(Path(sys.executable).parent / "batchline")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
@@ -45,19 +39,9 @@ def answers(url: str, auth: tuple[str, str] | None = None) -> bool:
 
 
 def stop(*procs: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    """SIGTERM each process's own group at once, then SIGKILL whichever lingers."""
-    alive = [proc for proc in procs if proc.poll() is None]
-    for proc in alive:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for proc in alive:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+    """SIGTERM each process's own group at once, then SIGKILL whichever lingers (the demo's
+    own way of stopping its children)."""
+    stop_all(procs, timeout)
 
 
 def start(
