@@ -7,6 +7,7 @@ The public names are the guide's (``BatchProcessor``, ``BatchSuccess``, ``BatchE
 from batchline.batching.processor import BatchProcessor
 from batchline.batching.providers.base import BatchInfo, RequestCounts
 from batchline.batching.results import (
+    RETRYABLE_ERRORS,
     BatchError,
     BatchResult,
     BatchSuccess,
@@ -15,10 +16,12 @@ from batchline.batching.results import (
     filter_errors,
     filter_successful,
     get_results_by_custom_id,
+    merge_results,
 )
 from batchline.batching.status import TERMINAL_STATUSES, BatchStatus
 
 __all__ = [
+    "RETRYABLE_ERRORS",
     "TERMINAL_STATUSES",
     "BatchError",
     "BatchInfo",
@@ -32,4 +35,5 @@ __all__ = [
     "filter_errors",
     "filter_successful",
     "get_results_by_custom_id",
+    "merge_results",
 ]

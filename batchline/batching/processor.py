@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
@@ -20,9 +20,16 @@ from batchline.batching.requests import (
     default_custom_ids,
     measure,
     open_source,
+    select_requests,
     write_requests,
 )
-from batchline.batching.results import BatchError, BatchSuccess, ErrorType
+from batchline.batching.results import (
+    RETRYABLE_ERRORS,
+    BatchError,
+    BatchSuccess,
+    ErrorType,
+    retry_ids,
+)
 from batchline.batching.schema import model_schema
 from batchline.batching.status import RESULT_BEARING_STATUSES, BatchStatus
 from batchline.config import Settings, get_settings
@@ -93,20 +100,43 @@ class BatchProcessor(Generic[T]):
         )
         encode = self.provider.line_encoder(self.response_model, options)
         ids = custom_ids if custom_ids is not None else default_custom_ids()
-        if file_path is None:
-            buffer = io.BytesIO()
-            write_requests(buffer, messages_list, encode, ids)
-            buffer.seek(0)
-            return buffer
-        path = Path(file_path)
-        partial = path.with_name(path.name + ".partial")
-        try:
-            with open(partial, "wb") as sink:
-                write_requests(sink, messages_list, encode, ids)
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
-        return str(file_path)
+        return _write_to(file_path, lambda sink: write_requests(sink, messages_list, encode, ids))
+
+    def create_retry_batch(
+        self,
+        requests: RequestSource,
+        results: Iterable[BatchSuccess[T] | BatchError],
+        file_path: str | os.PathLike[str] | None = None,
+        *,
+        error_types: Iterable[ErrorType | str] = RETRYABLE_ERRORS,
+    ) -> str | io.BytesIO:
+        """A request file of only the requests that failed with one of ``error_types``.
+
+        ``requests`` is the file (or buffer) the results came from; its lines are copied byte
+        for byte, so the retry keeps the custom ids and settings, and ``merge_results`` puts
+        its results back in place. By default only errors a retry can fix are retried
+        (``RETRYABLE_ERRORS``: provider errors, expired, cancelled, missing).
+        """
+        error_types = list(error_types)
+        wanted = retry_ids(results, error_types)
+        if not wanted:
+            kinds = ", ".join(sorted(str(kind) for kind in error_types))
+            raise InvalidRequestError(f"nothing to retry: no result failed with {kinds}")
+        found: set[str] = set()
+
+        def copy(sink: IO[bytes]) -> None:
+            found.update(select_requests(requests, sink, wanted, self.provider.request_custom_id))
+
+        written = _write_to(file_path, copy)
+        if found != wanted:
+            lost = sorted(wanted - found)
+            if file_path is not None:
+                Path(file_path).unlink(missing_ok=True)
+            raise InvalidRequestError(
+                f"{len(lost)} failed request(s) are not in the request file, e.g. "
+                f"{', '.join(lost[:3])}: pass the file these results came from"
+            )
+        return written
 
     # -- submitting and watching ----------------------------------------------------------------
     def check_limits(self, source: RequestSource) -> int:
@@ -220,6 +250,27 @@ class BatchProcessor(Generic[T]):
         """Parse raw result content into typed results; a malformed line never aborts it."""
         with gc_paused():
             return list(self.iter_parse_results(content))
+
+
+def _write_to(
+    file_path: str | os.PathLike[str] | None, write: Callable[[IO[bytes]], object]
+) -> str | io.BytesIO:
+    """Run ``write`` into a returned buffer, or into ``file_path`` atomically (a partial file
+    renamed on success, so a failed build never leaves a half file under the real name)."""
+    if file_path is None:
+        buffer = io.BytesIO()
+        write(buffer)
+        buffer.seek(0)
+        return buffer
+    path = Path(file_path)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as sink:
+            write(sink)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return str(file_path)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -110,3 +110,28 @@ class open_source:
             self._owned.close()
         else:
             self.source.seek(0)  # type: ignore[union-attr]
+
+
+def select_requests(
+    source: RequestSource,
+    sink: IO[bytes],
+    custom_ids: set[str],
+    custom_id_of: Callable[[bytes], str],
+) -> set[str]:
+    """Copy the request lines whose custom id is in ``custom_ids`` to ``sink``, byte for byte;
+    return the ids found. Streams: one line in memory at a time."""
+    found: set[str] = set()
+    with open_source(source) as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                custom_id = custom_id_of(line)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InvalidRequestError(
+                    f"the request file has a line that is not a request: {exc}"
+                ) from None
+            if custom_id in custom_ids and custom_id not in found:
+                found.add(custom_id)
+                sink.write(line if line.endswith(b"\n") else line + b"\n")
+    return found

@@ -86,6 +86,42 @@ class BatchError:
 
 BatchResult = BatchSuccess[T] | BatchError
 
+#: Errors a second try can fix: the request never ran (expired, cancelled, missing) or the
+#: provider failed it. An answer the model did give (refused, cut off, not valid) would likely
+#: come back the same; name those error types explicitly to retry them too.
+RETRYABLE_ERRORS: frozenset[ErrorType] = frozenset(
+    {ErrorType.PROVIDER_ERROR, ErrorType.EXPIRED, ErrorType.CANCELLED, ErrorType.MISSING}
+)
+
+
+def retry_ids(
+    results: Iterable[BatchSuccess[T] | BatchError],
+    error_types: Iterable[ErrorType | str] = RETRYABLE_ERRORS,
+) -> set[str]:
+    """The custom ids whose result is an error of one of ``error_types``."""
+    wanted = {str(kind) for kind in error_types}
+    return {
+        r.custom_id for r in results if isinstance(r, BatchError) and str(r.error_type) in wanted
+    }
+
+
+def merge_results(
+    first: Iterable[BatchSuccess[T] | BatchError],
+    retried: Iterable[BatchSuccess[T] | BatchError],
+) -> list[BatchSuccess[T] | BatchError]:
+    """One result per request after a retry: the retry's result where it has one, in the first
+    run's order; a success of the first run is never replaced by a retry's error."""
+    latest = {r.custom_id: r for r in retried}
+    merged: list[BatchSuccess[T] | BatchError] = []
+    for result in first:
+        again = latest.pop(result.custom_id, None)
+        if again is None or (result.success and not again.success):
+            merged.append(result)
+        else:
+            merged.append(again)
+    merged.extend(latest.values())
+    return merged
+
 
 def result_from_dict(data: dict[str, Any], response_model: type[T]) -> BatchSuccess[T] | BatchError:
     """Rebuild a result stored with ``to_dict`` (workers keep results in Redis this way)."""

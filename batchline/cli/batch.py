@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -13,6 +14,9 @@ from rich.table import Table
 
 from batchline.cli.common import console, load_model, outcome_of, print_outcomes, user_errors
 from batchline.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from batchline.batching.results import BatchError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -162,6 +166,57 @@ def results(
                 sink.write(orjson.dumps(result.to_dict()) + b"\n")
             progress.advance(task)
     print_outcomes(kinds, output_file)
+
+
+@app.command("retry-file")
+@user_errors
+def retry_file(
+    file_path: Annotated[Path, typer.Option("--file-path", help="The batch's JSONL request file")],
+    results_file: Annotated[
+        Path,
+        typer.Option("--results-file", help="Its results, as written by `batch results`"),
+    ],
+    output_file: Annotated[Path, typer.Option("--output-file", help="The retry request file")],
+    model: ModelOpt = None,
+    error_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--error-type",
+            help="Retry results that failed this way (repeatable); default: the errors a "
+            "retry can fix (provider_error, expired, cancelled, missing)",
+        ),
+    ] = None,
+) -> None:
+    """Write a request file of only the failed requests, to submit again with create-from-file."""
+    from batchline.batching.results import RETRYABLE_ERRORS
+
+    errors = list(_errors_in(results_file))
+    kinds = error_type or sorted(RETRYABLE_ERRORS)
+    _processor(model, None, None).create_retry_batch(
+        str(file_path), errors, output_file, error_types=kinds
+    )
+    chosen = Counter(str(e.error_type) for e in errors if str(e.error_type) in kinds)
+    print_outcomes(chosen, output_file)
+
+
+def _errors_in(results_file: Path) -> Iterator[BatchError]:
+    """The errors of a parsed results file (``batch results --output-file``), a line at a time."""
+    from batchline.batching.results import BatchError
+
+    with open(results_file, "rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = orjson.loads(line)
+                if data["success"]:
+                    continue
+                yield BatchError(data["custom_id"], data["error_type"], data["error_message"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                raise InvalidRequestError(
+                    f"{results_file} line {number} is not a parsed result: write the results "
+                    "with `batchline batch results --output-file` (without --raw)"
+                ) from None
 
 
 class _NullSink:

@@ -167,3 +167,57 @@ def test_results_of_an_unfinished_batch_say_so(sandbox: Sandbox, tmp_path: Path)
     result = runner.invoke(cli, ["batch", "results", "--batch-id", submitted_id(created.output)])
     assert result.exit_code == 1
     assert "results exist once it is completed" in result.output
+
+
+def test_retry_file_holds_the_failed_requests_and_submits_again(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY, error_rate=0.5)
+    requests = request_file(tmp_path, count=8)
+    created = runner.invoke(
+        cli, ["batch", "create-from-file", "--file-path", str(requests), "--model", MODEL]
+    )
+    batch_id = submitted_id(created.output)
+    wait_done(batch_id)
+    results = tmp_path / "results.jsonl"
+    runner.invoke(cli, ["batch", "results", "--batch-id", batch_id, "--output-file", str(results)])
+    failed = {
+        row["custom_id"]
+        for row in map(orjson.loads, results.read_bytes().splitlines())
+        if not row["success"]
+    }
+    assert failed
+
+    retry = tmp_path / "retry.jsonl"
+    made = runner.invoke(
+        cli,
+        ["batch", "retry-file", "--file-path", str(requests), "--results-file", str(results),
+         "--output-file", str(retry), "--model", MODEL],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+
+    assert made.exit_code == 0, made.output
+    assert "provider_error" in made.output
+    assert {orjson.loads(line)["custom_id"] for line in retry.read_bytes().splitlines()} == failed
+    sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY)
+    again = runner.invoke(
+        cli, ["batch", "create-from-file", "--file-path", str(retry), "--model", MODEL]
+    )
+    retry_id = submitted_id(again.output)
+    wait_done(retry_id)
+    retried = BatchProcessor(MODEL, User).retrieve_results(retry_id)
+    assert {r.custom_id for r in retried if r.success} == failed
+
+
+def test_retry_file_refuses_raw_results(sandbox: Sandbox, tmp_path: Path) -> None:
+    raw = tmp_path / "raw.jsonl"
+    raw.write_bytes(b'{"id": "batch_req_1", "custom_id": "request-0", "response": {}}\n')
+
+    made = runner.invoke(
+        cli,
+        ["batch", "retry-file", "--file-path", str(request_file(tmp_path)), "--results-file",
+         str(raw), "--output-file", str(tmp_path / "retry.jsonl"), "--model", MODEL],
+    )  # fmt: skip
+
+    assert made.exit_code == 1
+    assert "not a parsed result" in made.output

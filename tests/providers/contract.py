@@ -4,6 +4,7 @@ SDK of that provider."""
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ from batchline.batching import (
     filter_errors,
     filter_successful,
     get_results_by_custom_id,
+    merge_results,
 )
 from batchline.batching.providers import ProviderLimits
 from batchline.errors import (
@@ -131,6 +133,33 @@ class ProviderContract:
         monkeypatch.setattr(provider, "get", counting_get)
         assert len(filter_successful(processor.retrieve_results(batch_id))) == 3
         assert fetched == [batch_id]
+
+    def test_failed_requests_are_retried_alone_and_merged_back(
+        self, sandbox: Sandbox, tmp_path: Any
+    ) -> None:
+        sandbox.faults = faults(error_rate=0.4)
+        processor = self.processor()
+        path = tmp_path / "requests.jsonl"
+        processor.create_batch_from_messages(conversations(10), file_path=str(path))
+        first_id = processor.submit_batch(str(path))
+        wait_until_terminal(processor, first_id)
+        first = processor.retrieve_results(first_id)
+        failed = {r.custom_id for r in filter_errors(first)}
+        assert failed and len(failed) < 10
+        assert {r.error_type for r in filter_errors(first)} == {ErrorType.PROVIDER_ERROR}
+
+        sandbox.faults = faults()
+        retry = processor.create_retry_batch(str(path), first)
+        assert isinstance(retry, io.BytesIO)
+        assert len(retry.getvalue().splitlines()) == len(failed)
+        retry_id = processor.submit_batch(retry)
+        wait_until_terminal(processor, retry_id)
+        second = processor.retrieve_results(retry_id)
+        assert {r.custom_id for r in second} == failed
+
+        merged = merge_results(first, second)
+        assert [r.custom_id for r in merged] == [r.custom_id for r in first]
+        assert len(filter_successful(merged)) == 10
 
     # -- status vocabulary -------------------------------------------------------------------
     def test_status_reports_one_vocabulary_with_provider_status_and_counts(
