@@ -3,7 +3,8 @@
 Each pending shard is a member ``{job_id}:{shard}`` of ``pending:{provider}``, scored by when it
 should next be polled. A tick claims the due members by pushing their score ``poll_lease``
 seconds ahead (one Lua call, so two ticks never claim the same shard), polls them, and writes
-the next poll time as the new score. A poller that dies simply lets its lease run out.
+the next poll time as the new score; it claims ``poll_batch`` at a time until none is due.
+A poller that dies simply lets its lease run out.
 
 With several shards due, one call to the provider's list endpoint answers most of them; only
 the ones it does not show are fetched one by one.
@@ -95,19 +96,25 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
         report.skipped = True
         return report
     try:
-        now = time.time()
         claim = rt.redis.register_script(_CLAIM_DUE)
-        # Ticks come every poll_interval and the next poll is due poll_interval after this
-        # tick's claim; a shard due by half an interval from now is taken now rather than a
-        # whole interval late (beat's ticks jitter by a few milliseconds either way).
-        horizon = now + rt.settings.poll_interval / 2
-        due: list[str] = claim(
-            keys=[rt.keys.pending(provider)],
-            args=[horizon, now + rt.settings.poll_lease, rt.settings.poll_batch],
-        )
-        report.due = len(due)
-        if due:
-            _poll(rt, provider, due, report, claimed_at=now)
+        interval = rt.settings.poll_interval
+        # Claims of poll_batch shards repeat until nothing is due, for up to half an interval,
+        # so that more pending shards than poll_batch are still all polled at every tick.
+        budget_end = time.monotonic() + interval / 2
+        while True:
+            now = time.time()
+            # The next poll is due one interval after this claim and ticks come every
+            # interval: a shard due within half an interval is taken now rather than a whole
+            # interval late (beat's ticks jitter by a few milliseconds either way).
+            due: list[str] = claim(
+                keys=[rt.keys.pending(provider)],
+                args=[now + interval / 2, now + rt.settings.poll_lease, rt.settings.poll_batch],
+            )
+            report.due += len(due)
+            if due:
+                _poll(rt, provider, due, report, claimed_at=now)
+            if len(due) < rt.settings.poll_batch or time.monotonic() > budget_end:
+                break
     finally:
         rt.store.compare_and_delete(lock_key, token)
     return report

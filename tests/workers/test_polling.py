@@ -166,3 +166,23 @@ def test_a_tick_one_interval_after_the_last_polls_the_shard_again(
         time.sleep(max(0.0, tick_at + interval - time.time()))
 
     assert dues == [1, 1, 1]
+
+
+def test_one_tick_polls_more_pending_shards_than_one_claim_takes(
+    make_app: MakeApp, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(poll_batch=2, poll_interval=5.0)
+    sandbox.faults = Faults(completion_delay=30.0)
+    submitted_jobs(app, 5)
+    counts = count_poller_calls(app, monkeypatch)
+    pending_key = app.runtime.keys.pending("openai")
+    app.runtime.redis.zadd(
+        pending_key, {str(m): 0 for m in app.runtime.redis.zrange(pending_key, 0, -1)}
+    )
+
+    report = poll_provider(app.runtime, "openai")
+
+    assert report.due == 5
+    # One list call for each claim of two shards, one get for the last shard alone.
+    assert (counts["list"], counts["get"]) == (2, 1)
+    assert poll_provider(app.runtime, "openai").due == 0  # all rescheduled an interval ahead
