@@ -1,5 +1,5 @@
 """``batchline jobs ...``: look at and steer jobs run by the workers (list, show, results,
-cancel). The commands read the same Redis the workers write (``REDIS_URL`` and
+cancel, retry). The commands read the same Redis the workers write (``REDIS_URL`` and
 ``BATCHLINE_KEY_PREFIX``) and hold no logic of their own."""
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def show(job_id: JobIdArg) -> None:
     summary = get_job(job_id, _celery_app()).summary()
     record = Table(show_header=False, title=f"job {summary.id}")
     record.add_row("state", _state(summary.state, summary.outcome))
-    for name in ("provider", "model", "response_model", "results_path"):
+    for name in ("provider", "model", "response_model", "results_path", "retry_of"):
         record.add_row(name, str(getattr(summary, name) or ""))
     record.add_row("requests", f"{summary.request_count:,}")
     for name, value in sorted(summary.counts.items()):
@@ -188,3 +188,28 @@ def cancel(job_id: JobIdArg) -> None:
     handle = get_job(job_id, _celery_app())
     handle.cancel()
     console.print(f"job {job_id}: cancel requested; the workers will stop it")
+
+
+@app.command("retry")
+@user_errors
+def retry(
+    job_id: JobIdArg,
+    error_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--error-type",
+            help="Retry requests that failed this way (repeatable); default: the errors a "
+            "retry can fix (provider_error, expired, cancelled, missing)",
+        ),
+    ] = None,
+) -> None:
+    """Queue a finished job's failed requests as a new job (asking again gives the same one)."""
+    from batchline.batching.results import RETRYABLE_ERRORS
+    from batchline.workers.api import get_job
+
+    handle = get_job(job_id, _celery_app())
+    retried = handle.retry_failed(error_type or RETRYABLE_ERRORS)
+    console.print(
+        f"job {job_id}: {retried.job().request_count:,} failed request(s) retried as job "
+        f"[bold]{retried.id}[/]"
+    )

@@ -20,7 +20,14 @@ from pydantic import BaseModel
 from batchline.batching.processor import split_model
 from batchline.batching.providers import PROVIDERS
 from batchline.batching.providers.base import Message
-from batchline.batching.results import BatchError, BatchSuccess, result_from_dict
+from batchline.batching.results import (
+    RETRYABLE_ERRORS,
+    BatchError,
+    BatchSuccess,
+    ErrorType,
+    merge_results,
+    result_from_dict,
+)
 from batchline.errors import (
     BatchlineError,
     InvalidRequestError,
@@ -93,42 +100,56 @@ def enqueue_batch(
         )
     response_path = model_path(response_model)
     _check_schema(response_model)
-    checked_metadata = _check_metadata(metadata)
-    specs = [cb.as_spec(value) for value in callbacks]
     if max_tokens < 1:
         raise InvalidRequestError(f"max_tokens must be at least 1, got {max_tokens}")
-    celery_app = app or _default_app()
-    rt = _runtime(celery_app)
-    job_id = new_job_id()
-    encoded = encode_requests(messages)
-    pipe = rt.redis.pipeline(transaction=False)
-    if requests_path is not None:
-        count = write_requests_file(requests_path, encoded)
-    else:
-        count = push_requests(pipe, rt.keys, job_id, encoded)
-    if count == 0:
-        if requests_path is not None:
-            Path(requests_path).unlink(missing_ok=True)
-        raise InvalidRequestError("messages is empty: a job needs at least one request")
     job = Job(
-        id=job_id,
+        id=new_job_id(),
         model=model,
         provider=provider,
         response_model=response_path,
-        request_count=count,
+        request_count=0,
         max_tokens=max_tokens,
         temperature=temperature,
-        metadata=checked_metadata,
+        metadata=_check_metadata(metadata),
         provider_options=dict(provider_options or {}),
-        callbacks=[spec.to_dict() for spec in specs],
+        callbacks=[cb.as_spec(value).to_dict() for value in callbacks],
         requests_path=str(Path(requests_path).resolve()) if requests_path else "",
         results_path=str(Path(results_path).resolve()) if results_path else "",
     )
+    celery_app = app or _default_app()
+    queue_job(_runtime(celery_app), job, messages)
+    return JobHandle(job.id, celery_app)
+
+
+def queue_job(
+    rt: Runtime,
+    job: Job,
+    messages: Iterable[Sequence[Message]],
+    *,
+    retry_ids: Sequence[str] = (),
+) -> None:
+    """Store ``job`` with its requests in one pipeline, then send its submit task.
+
+    ``retry_ids`` (for a job that retries another's failed requests) are the original custom
+    ids of its requests, in order, kept beside it so its results can carry them.
+    """
+    encoded = encode_requests(messages)
+    pipe = rt.redis.pipeline(transaction=False)
+    if job.requests_path:
+        count = write_requests_file(job.requests_path, encoded)
+    else:
+        count = push_requests(pipe, rt.keys, job.id, encoded)
+    if count == 0:
+        if job.requests_path:
+            Path(job.requests_path).unlink(missing_ok=True)
+        raise InvalidRequestError("messages is empty: a job needs at least one request")
+    job.request_count = count
+    if retry_ids:
+        pipe.rpush(rt.keys.retry_ids(job.id), *retry_ids)
     rt.store.create(job, pipe)
     pipe.execute()
     log_state_change(job, "")
-    rt.send("batchline.submit_job", job_id)
-    return JobHandle(job_id, celery_app)
+    rt.send("batchline.submit_job", job.id)
 
 
 #: Response models whose schema was built once already (building it again costs as much).
@@ -168,6 +189,8 @@ class JobSummary:
     shards: list[dict[str, Any]]
     callbacks: list[dict[str, Any]]
     last_error: str
+    #: The job whose failed requests this one retries ("" for a first run).
+    retry_of: str
     created_at: str | None
     submitted_at: str | None
     finished_at: str | None
@@ -225,6 +248,7 @@ class JobHandle(Generic[T]):
             shards=shards,
             callbacks=cb.callback_states(rt, job.id),
             last_error=job.last_error,
+            retry_of=job.retry_of,
             created_at=_iso(job.created_at),
             submitted_at=_iso(job.submitted_at),
             finished_at=_iso(job.finished_at),
@@ -264,13 +288,50 @@ class JobHandle(Generic[T]):
                 f"job {self.id} is {job.state.value}: results are stored once it ends"
             )
         response_model: type[T] = import_model(job.response_model)  # type: ignore[assignment]
-        for data in iter_stored(rt, job, rt.store.load_shards(job)):
+        original_ids = rt.redis.lrange(rt.keys.retry_ids(job.id), 0, -1) if job.retry_of else []
+        for index, data in enumerate(iter_stored(rt, job, rt.store.load_shards(job))):
             if data.get("missing"):
                 raise BatchlineError(
                     f"job {self.id}: result {data['custom_id']} is gone (results expire after "
                     f"{rt.settings.results_ttl} s)"
                 )
-            yield result_from_dict(data, response_model)
+            result = result_from_dict(data, response_model)
+            if original_ids:
+                # A retry's results answer the original job's requests, under their ids.
+                result.custom_id = str(original_ids[index])
+            yield result
+
+    def retry_failed(
+        self,
+        error_types: Iterable[ErrorType | str] = RETRYABLE_ERRORS,
+        *,
+        callbacks: Iterable[CallbackLike] | None = None,
+    ) -> JobHandle[T]:
+        """Queue this finished job's failed requests as a new job, and return its handle.
+
+        By default the errors a retry can fix are retried (``RETRYABLE_ERRORS``: provider
+        errors, expired, cancelled, missing). The retry keeps the model, settings, metadata and
+        (unless ``callbacks`` is given) the callbacks; its results carry this job's custom
+        ids, so ``retry.merged_results()`` is one result per request of this job. Asking again
+        returns the same retry job: the failed requests are never paid for twice.
+        """
+        from batchline.workers.retry import retry_failed
+
+        specs = None if callbacks is None else [cb.as_spec(c).to_dict() for c in callbacks]
+        retry_id = retry_failed(
+            self._rt, self.id, new_id=new_job_id(), error_types=error_types, callbacks=specs
+        )
+        return JobHandle(retry_id, self.app)
+
+    def merged_results(self) -> list[BatchSuccess[T] | BatchError]:
+        """For a retry job: the retried job's (merged) results with this job's in place of the
+        ones it retried (a success is never replaced by an error), so a chain of retries gives
+        one result per request of the first job. For a first run: its results."""
+        job = self.job()
+        if not job.retry_of:
+            return self.results()
+        retried: JobHandle[T] = JobHandle(job.retry_of, self.app)
+        return merge_results(retried.merged_results(), self.results())
 
     def cancel(self) -> None:
         """Ask the workers to cancel the job; requests that already ran keep their results."""

@@ -180,10 +180,12 @@ def write_results_file(rt: Runtime, job: Job) -> None:
 
 
 def _expire_job(rt: Runtime, job: Job) -> None:
-    """Results and the record live ``results_ttl`` seconds; the requests are no longer needed."""
+    """Results, the record and the requests (which a retry of the failed ones reads again)
+    live ``results_ttl`` seconds."""
     ttl = rt.settings.results_ttl
     pipe = rt.redis.pipeline(transaction=False)
-    pipe.delete(rt.keys.requests(job.id))
+    pipe.expire(rt.keys.requests(job.id), ttl)
+    pipe.expire(rt.keys.retry_ids(job.id), ttl)
     pipe.expire(rt.keys.job(job.id), ttl)
     pipe.expire(rt.keys.results(job.id), ttl)
     pipe.expire(rt.keys.unmatched(job.id), ttl)

@@ -160,6 +160,8 @@ class Job:
     requests_path: str = ""
     #: Where workers also write the results as JSONL, when asked.
     results_path: str = ""
+    #: The job whose failed requests this job retries ("" for a first run).
+    retry_of: str = ""
     shard_count: int = 0
     outcome: str = ""
     last_error: str = ""
@@ -188,6 +190,7 @@ class Job:
             "callbacks": orjson.dumps(self.callbacks).decode(),
             "requests_path": self.requests_path,
             "results_path": self.results_path,
+            "retry_of": self.retry_of,
             "shard_count": str(self.shard_count),
             "outcome": self.outcome,
             "last_error": self.last_error,
@@ -219,6 +222,7 @@ class Job:
             callbacks=orjson.loads(data.get("callbacks") or "[]"),
             requests_path=data.get("requests_path", ""),
             results_path=data.get("results_path", ""),
+            retry_of=data.get("retry_of", ""),
             shard_count=int(data.get("shard_count") or 0),
             outcome=data.get("outcome", ""),
             last_error=data.get("last_error", ""),

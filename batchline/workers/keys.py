@@ -44,6 +44,14 @@ class Keys:
         """List: one compact JSON array of messages per request, in request order."""
         return f"{self.prefix}:job:{job_id}:requests"
 
+    def retry_claim(self, job_id: str) -> str:
+        """String: the id of the job that retries this one's failed requests (at most one)."""
+        return f"{self.prefix}:job:{job_id}:retry"
+
+    def retry_ids(self, job_id: str) -> str:
+        """List, on a retry job: the original custom id of each of its requests, in order."""
+        return f"{self.prefix}:job:{job_id}:retry_ids"
+
     def shard(self, job_id: str, shard: int) -> str:
         """Hash: one shard (one provider batch): its request range, batch id, status, counts."""
         return f"{self.prefix}:job:{job_id}:shard:{shard}"

@@ -15,9 +15,10 @@ import redis
 from typer.testing import CliRunner
 
 from batchline.cli import app as cli
-from batchline.sandbox import Sandbox
+from batchline.sandbox import Faults, Sandbox
 from batchline.workers import JobState, enqueue_batch
 from batchline.workers.app import BatchlineCelery
+from tests.conftest import TEST_COMPLETION_DELAY
 from tests.workers.conftest import settings_env
 from tests.workers.helpers import conversations
 from tests.workers.models import Person
@@ -55,6 +56,28 @@ def test_list_show_and_results_describe_a_finished_job(
     lines = [orjson.loads(line) for line in output.read_bytes().splitlines()]
     assert [line["custom_id"] for line in lines] == [f"{handle.id}-0-{i}" for i in range(4)]
     assert all(line["success"] for line in lines)
+
+
+def test_retry_queues_the_failed_requests_and_shows_the_link(
+    service: BatchlineCelery, cli_env: None, sandbox: Sandbox
+) -> None:
+    sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY, seed=3, error_rate=0.4)
+    handle = enqueue_batch("openai/gpt-4.1-mini", Person, conversations(8), app=service)
+    assert handle.wait(timeout=30) in (JobState.RESULTS_STORED, JobState.CALLBACKS_DONE)
+    failed = sum(1 for r in handle.results() if not r.success)
+    assert failed
+
+    retried = runner.invoke(cli, ["jobs", "retry", handle.id], env={"COLUMNS": "200"})
+
+    assert retried.exit_code == 0, retried.output
+    retry_id = retried.output.split("retried as job")[1].split()[0]
+    assert f"{failed} failed request(s)" in retried.output
+    shown = runner.invoke(cli, ["jobs", "show", retry_id], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert handle.id in shown.output  # retry_of
+    nothing = runner.invoke(cli, ["jobs", "retry", handle.id, "--error-type", "refusal"])
+    assert nothing.exit_code == 0  # already retried: the same retry job, whatever the types
+    assert retry_id in nothing.output
 
 
 def test_cancel_stops_a_queued_job_and_unknown_ids_fail_cleanly(

@@ -1,0 +1,112 @@
+"""Retrying a finished job's failed requests as a new job, at most once per job.
+
+A retry is a job of its own (own batches, own callbacks, own results), made of the original
+requests that failed in a retryable way. Its results carry the original job's custom ids, so
+``merge_results(original.results(), retry.results())`` gives one result per original request.
+
+Asking twice gives the same retry job: a claim key set before anything is enqueued names it,
+so a double click in a web app cannot pay for the failed requests twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from batchline.batching.providers.base import Message
+from batchline.batching.results import RETRYABLE_ERRORS, ErrorType
+from batchline.errors import BatchlineError, InvalidRequestError, ResultsNotReadyError
+from batchline.workers.jobs import RESULTS_READY_STATES, Job
+from batchline.workers.payloads import read_requests
+
+if TYPE_CHECKING:
+    from batchline.workers.runtime import Runtime
+
+
+def retry_failed(
+    rt: Runtime,
+    job_id: str,
+    *,
+    new_id: str,
+    error_types: Iterable[ErrorType | str] = RETRYABLE_ERRORS,
+    callbacks: list[dict[str, object]] | None = None,
+) -> str:
+    """Queue the failed requests of ``job_id`` as job ``new_id``; return the retry's id (an
+    earlier retry's, if the job was retried already)."""
+    from batchline.workers.api import queue_job
+
+    job = rt.store.load(job_id)
+    if job.state not in RESULTS_READY_STATES:
+        raise ResultsNotReadyError(
+            f"job {job_id} is {job.state.value}: retry its failures once its results are stored"
+        )
+    claim = rt.keys.retry_claim(job_id)
+    if not rt.redis.set(claim, new_id, nx=True, ex=rt.settings.results_ttl):
+        return str(rt.redis.get(claim))
+    try:
+        indexes, original_ids = _failed(rt, job, {str(kind) for kind in error_types})
+        retry = Job(
+            id=new_id,
+            model=job.model,
+            provider=job.provider,
+            response_model=job.response_model,
+            request_count=0,
+            max_tokens=job.max_tokens,
+            temperature=job.temperature,
+            metadata=job.metadata,
+            provider_options=job.provider_options,
+            callbacks=job.callbacks if callbacks is None else callbacks,
+            retry_of=job.id,
+        )
+        queue_job(rt, retry, _requests_at(rt, job, indexes), retry_ids=original_ids)
+    except BaseException:
+        rt.store.compare_and_delete(claim, new_id)
+        raise
+    return new_id
+
+
+def _failed(rt: Runtime, job: Job, kinds: set[str]) -> tuple[list[int], list[str]]:
+    """Request indexes and custom ids of the results that failed one of the ``kinds`` ways."""
+    from batchline.workers.completion import iter_stored
+
+    indexes: list[int] = []
+    custom_ids: list[str] = []
+    # A retry of a retry answers the first job's requests: its ids pass through unchanged.
+    first_ids = rt.redis.lrange(rt.keys.retry_ids(job.id), 0, -1) if job.retry_of else []
+    for index, data in enumerate(iter_stored(rt, job, rt.store.load_shards(job))):
+        if data.get("missing"):
+            raise BatchlineError(
+                f"job {job.id}: its results have expired (after {rt.settings.results_ttl} s)"
+            )
+        if not data["success"] and str(data["error_type"]) in kinds:
+            indexes.append(index)
+            custom_ids.append(str(first_ids[index]) if first_ids else data["custom_id"])
+    if not indexes:
+        raise InvalidRequestError(
+            f"nothing to retry: no request of job {job.id} failed with {', '.join(sorted(kinds))}"
+        )
+    return indexes, custom_ids
+
+
+def _requests_at(rt: Runtime, job: Job, indexes: list[int]) -> Iterator[list[Message]]:
+    """The original requests at ``indexes`` (ascending), streamed from where the job keeps
+    them; an error if they are gone."""
+    wanted = iter(indexes)
+    target = next(wanted)
+    found = 0
+    try:
+        requests = read_requests(
+            rt.redis, rt.keys, job.id, job.requests_path, indexes[0], indexes[-1] + 1
+        )
+        for index, messages in enumerate(requests, start=indexes[0]):
+            if index == target:
+                found += 1
+                yield messages
+                target = next(wanted, -1)
+    except FileNotFoundError:
+        pass
+    if found != len(indexes):
+        raise BatchlineError(
+            f"job {job.id}: its requests are gone (they expire with its results), so its "
+            "failures cannot be retried"
+        )
