@@ -122,21 +122,19 @@ class BatchProcessor(Generic[T]):
         if not wanted:
             kinds = ", ".join(sorted(str(kind) for kind in error_types))
             raise InvalidRequestError(f"nothing to retry: no result failed with {kinds}")
-        found: set[str] = set()
+        if file_path is not None and _same_file(file_path, requests):
+            raise InvalidRequestError("write the retry file beside the request file, not over it")
 
         def copy(sink: IO[bytes]) -> None:
-            found.update(select_requests(requests, sink, wanted, self.provider.request_custom_id))
+            found = select_requests(requests, sink, wanted, self.provider.request_custom_id)
+            if found != wanted:  # raised before the file is renamed into place
+                lost = sorted(wanted - found)
+                raise InvalidRequestError(
+                    f"{len(lost)} failed request(s) are not in the request file, e.g. "
+                    f"{', '.join(lost[:3])}: pass the file these results came from"
+                )
 
-        written = _write_to(file_path, copy)
-        if found != wanted:
-            lost = sorted(wanted - found)
-            if file_path is not None:
-                Path(file_path).unlink(missing_ok=True)
-            raise InvalidRequestError(
-                f"{len(lost)} failed request(s) are not in the request file, e.g. "
-                f"{', '.join(lost[:3])}: pass the file these results came from"
-            )
-        return written
+        return _write_to(file_path, copy)
 
     # -- submitting and watching ----------------------------------------------------------------
     def check_limits(self, source: RequestSource) -> int:
@@ -252,6 +250,12 @@ class BatchProcessor(Generic[T]):
             return list(self.iter_parse_results(content))
 
 
+def _same_file(path: str | os.PathLike[str], source: RequestSource) -> bool:
+    if not isinstance(source, str | os.PathLike):
+        return False
+    return Path(path).resolve() == Path(source).resolve()
+
+
 def _write_to(
     file_path: str | os.PathLike[str] | None, write: Callable[[IO[bytes]], object]
 ) -> str | io.BytesIO:
@@ -294,11 +298,15 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
+        try:
+            if gc.get_freeze_count() == 0:
+                try:
+                    gc.freeze()
+                finally:  # an interrupt must not leave the whole process frozen
+                    gc.unfreeze()
+        finally:
+            if was_enabled:
+                gc.enable()
 
 
 def _tee(lines: Iterable[bytes], sink: IO[bytes]) -> Iterator[bytes]:

@@ -42,6 +42,7 @@ from batchline.workers.jobs import (
     Job,
     JobState,
     log_state_change,
+    request_index,
 )
 from batchline.workers.payloads import encode_requests, push_requests, write_requests_file
 
@@ -289,7 +290,7 @@ class JobHandle(Generic[T]):
             )
         response_model: type[T] = import_model(job.response_model)  # type: ignore[assignment]
         original_ids = rt.redis.lrange(rt.keys.retry_ids(job.id), 0, -1) if job.retry_of else []
-        for index, data in enumerate(iter_stored(rt, job, rt.store.load_shards(job))):
+        for data in iter_stored(rt, job, rt.store.load_shards(job)):
             if data.get("missing"):
                 raise BatchlineError(
                     f"job {self.id}: result {data['custom_id']} is gone (results expire after "
@@ -298,7 +299,7 @@ class JobHandle(Generic[T]):
             result = result_from_dict(data, response_model)
             if original_ids:
                 # A retry's results answer the original job's requests, under their ids.
-                result.custom_id = str(original_ids[index])
+                result.custom_id = str(original_ids[request_index(data["custom_id"])])
             yield result
 
     def retry_failed(

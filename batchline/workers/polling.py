@@ -17,13 +17,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import redis
+
 from batchline.batching.providers.base import BatchInfo, Provider
 from batchline.batching.status import BatchStatus
 from batchline.errors import BatchlineError, BatchNotFoundError, ProviderRetryableError
 from batchline.workers.jobs import (
     OUTCOME_STATES,
     Job,
-    JobNotFoundError,
     JobState,
     Shard,
     ShardState,
@@ -80,10 +81,12 @@ def schedule(
     *,
     delay: float,
     since: float | None = None,
+    pipe: redis.client.Pipeline | None = None,
 ) -> None:
     """(Re)schedule a shard's next poll ``delay`` seconds after ``since`` (default: now)."""
     start = time.time() if since is None else since
-    rt.redis.zadd(rt.keys.pending(provider), {member(job_id, shard): start + delay})
+    target = pipe if pipe is not None else rt.redis
+    target.zadd(rt.keys.pending(provider), {member(job_id, shard): start + delay})
 
 
 def poll_provider(rt: Runtime, provider: str) -> PollReport:
@@ -99,8 +102,9 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
         claim = rt.redis.register_script(_CLAIM_DUE)
         interval = rt.settings.poll_interval
         # Claims of poll_batch shards repeat until nothing is due, for up to half an interval,
-        # so that more pending shards than poll_batch are still all polled at every tick.
-        budget_end = time.monotonic() + interval / 2
+        # so that more pending shards than poll_batch are still all polled at every tick. The
+        # budget is on the clock the scores use, so no shard comes due twice within it.
+        budget_end = time.time() + interval / 2
         while True:
             now = time.time()
             # The next poll is due one interval after this claim and ticks come every
@@ -113,7 +117,7 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
             report.due += len(due)
             if due:
                 _poll(rt, provider, due, report, claimed_at=now)
-            if len(due) < rt.settings.poll_batch or time.monotonic() > budget_end:
+            if len(due) < rt.settings.poll_batch or time.time() >= budget_end:
                 break
     finally:
         rt.store.compare_and_delete(lock_key, token)
@@ -124,30 +128,53 @@ def _poll(
     rt: Runtime, provider_name: str, due: list[str], report: PollReport, *, claimed_at: float
 ) -> None:
     pending_key = rt.keys.pending(provider_name)
-    watched: list[tuple[Job, Shard]] = []
+    pairs = []
     for item in due:
         job_id, _, index = item.rpartition(":")
-        try:
-            job = rt.store.load(job_id)
-            shard = rt.store.load_shard(job_id, int(index))
-        except JobNotFoundError:
+        pairs.append((job_id, int(index)))
+    watched: list[tuple[Job, Shard]] = []
+    for item, found in zip(due, rt.store.load_pairs(pairs), strict=True):
+        if found is None:
             rt.redis.zrem(pending_key, item)  # the job was deleted
-            continue
-        if shard.state is ShardState.SUBMITTED:
-            watched.append((job, shard))
+        elif found[1].state is ShardState.SUBMITTED:
+            watched.append(found)
         else:  # ended before a crash cut the last tick short: finish what it started
-            maybe_finish(rt, job_id, resend=True)
+            maybe_finish(rt, found[0].id, resend=True)
             rt.redis.zrem(pending_key, item)
     if not watched:
         return
     provider = rt.provider(provider_name, watched[0][0].model.partition("/")[2])
     infos, failures = _fetch(rt, provider, [shard.batch_id for _, shard in watched], report)
+    # Shards still running (nearly all, each tick) are written back in one round trip.
+    running = rt.redis.pipeline(transaction=False)
     for job, shard in watched:
         info = infos.get(shard.batch_id)
-        if info is not None:
-            _apply(rt, job, shard, info, report, claimed_at=claimed_at)
-        else:
+        if info is None:
             _failed_poll(rt, job, shard, failures.get(shard.batch_id), report)
+        elif info.status.is_terminal:
+            _ended(rt, job, shard, info, report)
+        else:
+            rt.store.update_shard(
+                job.id,
+                shard.index,
+                running,
+                status=info.status.value,
+                provider_status=info.provider_status,
+                poll_failures=0,
+            )
+            # Counted from the claim, not from now: polling took time, and the next tick
+            # comes one interval after this one (from now, it would skip every other tick).
+            interval = rt.settings.poll_interval
+            schedule(
+                rt,
+                job.provider,
+                job.id,
+                shard.index,
+                delay=interval,
+                since=claimed_at,
+                pipe=running,
+            )
+    running.execute()
 
 
 def _fetch(
@@ -176,35 +203,20 @@ def _fetch(
     return infos, failures
 
 
-def _apply(
-    rt: Runtime, job: Job, shard: Shard, info: BatchInfo, report: PollReport, *, claimed_at: float
-) -> None:
-    if info.status.is_terminal:
-        rt.store.transition_shard(
-            job.id,
-            shard.index,
-            ShardState.ENDED,
-            from_states=(ShardState.SUBMITTED,),
-            status=info.status.value,
-            provider_status=info.provider_status,
-            error=info.error or "",
-            poll_failures=0,
-        )
-        report.ended.append(member(job.id, shard.index))
-        maybe_finish(rt, job.id)
-        rt.redis.zrem(rt.keys.pending(job.provider), member(job.id, shard.index))
-        return
-    rt.store.update_shard(
+def _ended(rt: Runtime, job: Job, shard: Shard, info: BatchInfo, report: PollReport) -> None:
+    rt.store.transition_shard(
         job.id,
         shard.index,
+        ShardState.ENDED,
+        from_states=(ShardState.SUBMITTED,),
         status=info.status.value,
         provider_status=info.provider_status,
+        error=info.error or "",
         poll_failures=0,
     )
-    # Counted from the claim, not from now: polling took time, and the next tick comes one
-    # interval after this one (counting from now would skip every other tick).
-    interval = rt.settings.poll_interval
-    schedule(rt, job.provider, job.id, shard.index, delay=interval, since=claimed_at)
+    report.ended.append(member(job.id, shard.index))
+    maybe_finish(rt, job.id)
+    rt.redis.zrem(rt.keys.pending(job.provider), member(job.id, shard.index))
 
 
 def _failed_poll(

@@ -10,17 +10,23 @@ so a double click in a web app cannot pay for the failed requests twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from batchline.batching.providers.base import Message
 from batchline.batching.results import RETRYABLE_ERRORS, ErrorType
 from batchline.errors import BatchlineError, InvalidRequestError, ResultsNotReadyError
-from batchline.workers.jobs import RESULTS_READY_STATES, Job
+from batchline.workers.jobs import RESULTS_READY_STATES, Job, request_index
 from batchline.workers.payloads import read_requests
 
 if TYPE_CHECKING:
     from batchline.workers.runtime import Runtime
+
+#: Seconds the claim lives while its retry job is being queued (then: as long as the results).
+CLAIM_PENDING_TTL = 60
+#: Seconds a second caller waits for the first to finish queueing.
+CLAIM_WAIT = 30.0
 
 
 def retry_failed(
@@ -41,8 +47,9 @@ def retry_failed(
             f"job {job_id} is {job.state.value}: retry its failures once its results are stored"
         )
     claim = rt.keys.retry_claim(job_id)
-    if not rt.redis.set(claim, new_id, nx=True, ex=rt.settings.results_ttl):
-        return str(rt.redis.get(claim))
+    existing = _claim(rt, job_id, new_id)
+    if existing is not None:
+        return existing
     try:
         indexes, original_ids = _failed(rt, job, {str(kind) for kind in error_types})
         retry = Job(
@@ -60,9 +67,36 @@ def retry_failed(
         )
         queue_job(rt, retry, _requests_at(rt, job, indexes), retry_ids=original_ids)
     except BaseException:
-        rt.store.compare_and_delete(claim, new_id)
+        # Once the retry job is stored it may run (and be paid for): the claim must keep
+        # naming it. Before that, nothing exists and a later call may try again.
+        if not rt.store.exists(new_id):
+            rt.store.compare_and_delete(claim, new_id)
         raise
+    finally:
+        if rt.store.exists(new_id):
+            rt.redis.set(claim, new_id, ex=rt.settings.results_ttl)
     return new_id
+
+
+def _claim(rt: Runtime, job_id: str, new_id: str) -> str | None:
+    """Take the claim for ``new_id`` (``None``), or return the retry job another call made.
+
+    The claim is short-lived until the retry job is stored, so a caller that dies in between
+    does not block retries for long; a second caller meanwhile waits for the first to finish.
+    """
+    claim = rt.keys.retry_claim(job_id)
+    deadline = time.monotonic() + CLAIM_WAIT
+    while True:
+        if rt.redis.set(claim, new_id, nx=True, ex=CLAIM_PENDING_TTL):
+            return None
+        other = rt.redis.get(claim)
+        if other is not None and rt.store.exists(str(other)):
+            return str(other)
+        if time.monotonic() > deadline:
+            raise BatchlineError(
+                f"another retry of job {job_id} is being queued; ask again in a moment"
+            )
+        time.sleep(0.05)
 
 
 def _failed(rt: Runtime, job: Job, kinds: set[str]) -> tuple[list[int], list[str]]:
@@ -73,12 +107,16 @@ def _failed(rt: Runtime, job: Job, kinds: set[str]) -> tuple[list[int], list[str
     custom_ids: list[str] = []
     # A retry of a retry answers the first job's requests: its ids pass through unchanged.
     first_ids = rt.redis.lrange(rt.keys.retry_ids(job.id), 0, -1) if job.retry_of else []
-    for index, data in enumerate(iter_stored(rt, job, rt.store.load_shards(job))):
+    shards = rt.store.load_shards(job)
+    if len(shards) != job.shard_count:
+        raise BatchlineError(f"job {job.id}: its records have expired")
+    for data in iter_stored(rt, job, shards):
         if data.get("missing"):
             raise BatchlineError(
                 f"job {job.id}: its results have expired (after {rt.settings.results_ttl} s)"
             )
         if not data["success"] and str(data["error_type"]) in kinds:
+            index = request_index(data["custom_id"])
             indexes.append(index)
             custom_ids.append(str(first_ids[index]) if first_ids else data["custom_id"])
     if not indexes:

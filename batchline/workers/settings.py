@@ -78,6 +78,12 @@ class WorkerSettings(Settings):
                 f"BATCHLINE_VISIBILITY_TIMEOUT ({self.visibility_timeout} s) must exceed the "
                 f"longest task or retry delay ({longest:g} s), or Redis redelivers healthy tasks"
             )
+        if self.poll_lease <= self.poll_interval:
+            raise ConfigurationError(
+                f"BATCHLINE_POLL_LEASE ({self.poll_lease:g} s) must exceed "
+                f"BATCHLINE_POLL_INTERVAL ({self.poll_interval:g} s): a tick takes shards due "
+                "within half an interval, so a shorter lease lets two ticks poll one shard"
+            )
         return self
 
 

@@ -84,16 +84,32 @@ def test_a_run_without_retryable_errors_says_there_is_nothing_to_retry() -> None
         processor.create_retry_batch(buffer, results)
 
 
-def test_results_from_another_file_are_refused_and_leave_no_file(tmp_path: Path) -> None:
+def test_results_from_another_file_are_refused_and_leave_the_target_as_it_was(
+    tmp_path: Path,
+) -> None:
     processor = BatchProcessor("google/gemini-2.5-flash", User)
     buffer = processor.create_batch_from_messages(conversations(2))
     results = [failed("request-0", ErrorType.EXPIRED), failed("other-7", ErrorType.EXPIRED)]
     target = tmp_path / "retry.jsonl"
+    target.write_bytes(b"an earlier retry file\n")
 
     with pytest.raises(InvalidRequestError, match="other-7"):
         processor.create_retry_batch(buffer, results, target)
 
-    assert not list(tmp_path.iterdir())
+    assert target.read_bytes() == b"an earlier retry file\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["retry.jsonl"]
+
+
+def test_the_retry_file_cannot_overwrite_the_request_file(tmp_path: Path) -> None:
+    processor = BatchProcessor("openai/gpt-4.1-mini", User)
+    path = tmp_path / "requests.jsonl"
+    processor.create_batch_from_messages(conversations(2), file_path=str(path))
+    before = path.read_bytes()
+
+    with pytest.raises(InvalidRequestError, match="not over it"):
+        processor.create_retry_batch(path, [failed("request-0", ErrorType.EXPIRED)], str(path))
+
+    assert path.read_bytes() == before
 
 
 def test_a_file_that_is_not_requests_is_refused(tmp_path: Path) -> None:

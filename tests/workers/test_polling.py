@@ -171,7 +171,7 @@ def test_a_tick_one_interval_after_the_last_polls_the_shard_again(
 def test_one_tick_polls_more_pending_shards_than_one_claim_takes(
     make_app: MakeApp, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = make_app(poll_batch=2, poll_interval=5.0)
+    app = make_app(poll_batch=2, poll_interval=2.0)
     sandbox.faults = Faults(completion_delay=30.0)
     submitted_jobs(app, 5)
     counts = count_poller_calls(app, monkeypatch)

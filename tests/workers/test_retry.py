@@ -3,6 +3,7 @@ results merge back into one result per original request."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from batchline.batching import BatchError, BatchSuccess, ErrorType
 from batchline.errors import BatchlineError, InvalidRequestError, ResultsNotReadyError
 from batchline.sandbox import Faults, Sandbox
 from batchline.workers import JobState, enqueue_batch
+from batchline.workers.api import JobHandle
 from batchline.workers.app import BatchlineCelery
 from batchline.workers.submission import META_JOB
 from tests.conftest import TEST_COMPLETION_DELAY
@@ -64,17 +66,28 @@ def test_failed_requests_run_again_alone_and_merge_back(
     assert retry.summary().retry_of == first.id
 
 
-def test_asking_twice_gives_the_same_retry_and_one_provider_batch(
+def test_callers_asking_at_once_get_the_same_retry_and_one_provider_batch(
     service: BatchlineCelery, sandbox: Sandbox
 ) -> None:
     sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY, seed=5, error_rate=0.5)
     first = enqueue_batch("openai/gpt-4.1-mini", Person, conversations(6), app=service)
     assert first.wait(timeout=30) in DONE
 
-    retry = first.retry_failed()
-    again = first.retry_failed()
+    start = threading.Barrier(3)
+    asked: list[str] = []
 
-    assert again.id == retry.id
+    def ask() -> None:
+        start.wait()
+        asked.append(first.retry_failed().id)
+
+    callers = [threading.Thread(target=ask) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+
+    assert len(asked) == 3 and len(set(asked)) == 1
+    retry = JobHandle(asked[0], service)
     assert retry.wait(timeout=30) in DONE
     assert first.retry_failed().id == retry.id  # and after it ended
     assert provider_batches(retry.id) == 1
