@@ -62,6 +62,14 @@ def submitted_jobs(app: BatchlineCelery, count: int) -> list[Any]:
     return handles
 
 
+def make_all_due(app: BatchlineCelery) -> None:
+    """Score every pending OpenAI shard as due long ago, so the next tick takes them all."""
+    pending_key = app.runtime.keys.pending("openai")
+    app.runtime.redis.zadd(
+        pending_key, {str(m): 0 for m in app.runtime.redis.zrange(pending_key, 0, -1)}
+    )
+
+
 def test_one_list_call_per_tick_answers_all_pending_jobs(
     make_app: MakeApp, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -100,10 +108,7 @@ def test_a_second_tick_at_the_same_time_polls_nothing_twice(
     sandbox.faults = Faults(completion_delay=30.0)
     submitted_jobs(app, 4)
     counts = count_poller_calls(app, monkeypatch)
-    pending_key = app.runtime.keys.pending("openai")
-    app.runtime.redis.zadd(
-        pending_key, {str(m): 0 for m in app.runtime.redis.zrange(pending_key, 0, -1)}
-    )
+    make_all_due(app)
     start = threading.Barrier(2)
     reports: list[PollReport] = []
 
@@ -127,10 +132,7 @@ def test_a_poller_that_dies_mid_tick_leaves_its_shards_to_the_next_lease(
     app = make_app(poll_lease=0.5)
     sandbox.faults = Faults(completion_delay=30.0)
     submitted_jobs(app, 2)
-    pending_key = app.runtime.keys.pending("openai")
-    app.runtime.redis.zadd(
-        pending_key, {str(m): 0 for m in app.runtime.redis.zrange(pending_key, 0, -1)}
-    )
+    make_all_due(app)
 
     def crash(*args: object, **kwargs: object) -> None:
         raise SystemExit("poller killed")
@@ -154,10 +156,7 @@ def test_a_tick_one_interval_after_the_last_polls_the_shard_again(
     app = make_app(poll_interval=interval)
     sandbox.faults = Faults(completion_delay=30.0)
     submitted_jobs(app, 1)
-    pending_key = app.runtime.keys.pending("openai")
-    app.runtime.redis.zadd(
-        pending_key, {str(m): 0 for m in app.runtime.redis.zrange(pending_key, 0, -1)}
-    )
+    make_all_due(app)
 
     dues = []
     for _ in range(3):
@@ -175,10 +174,7 @@ def test_one_tick_polls_more_pending_shards_than_one_claim_takes(
     sandbox.faults = Faults(completion_delay=30.0)
     submitted_jobs(app, 5)
     counts = count_poller_calls(app, monkeypatch)
-    pending_key = app.runtime.keys.pending("openai")
-    app.runtime.redis.zadd(
-        pending_key, {str(m): 0 for m in app.runtime.redis.zrange(pending_key, 0, -1)}
-    )
+    make_all_due(app)
 
     report = poll_provider(app.runtime, "openai")
 

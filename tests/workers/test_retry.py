@@ -32,6 +32,24 @@ def provider_batches(job_id: str) -> int:
     return len(provider.find_by_metadata(META_JOB, job_id, limit=1000))
 
 
+def finished_with_failures(
+    app: BatchlineCelery,
+    sandbox: Sandbox,
+    count: int,
+    *,
+    model: str = "openai/gpt-4.1-mini",
+    seed: int = 3,
+    **faults: float,
+) -> JobHandle[Person]:
+    """A finished job some of whose requests failed (``faults`` are the sandbox's rates); the
+    sandbox is healthy again afterwards, so a retry succeeds."""
+    sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY, seed=seed, **faults)
+    handle = enqueue_batch(model, Person, conversations(count), app=app)
+    assert handle.wait(timeout=30) in DONE
+    sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY)
+    return handle
+
+
 @pytest.mark.parametrize("model", ["openai/gpt-4.1-mini", "anthropic/claude-haiku-4-5"])
 def test_failed_requests_run_again_alone_and_merge_back(
     service: BatchlineCelery,
@@ -69,9 +87,7 @@ def test_failed_requests_run_again_alone_and_merge_back(
 def test_callers_asking_at_once_get_the_same_retry_and_one_provider_batch(
     service: BatchlineCelery, sandbox: Sandbox
 ) -> None:
-    sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY, seed=5, error_rate=0.5)
-    first = enqueue_batch("openai/gpt-4.1-mini", Person, conversations(6), app=service)
-    assert first.wait(timeout=30) in DONE
+    first = finished_with_failures(service, sandbox, 6, seed=5, error_rate=0.5)
 
     start = threading.Barrier(3)
     asked: list[str] = []
@@ -96,9 +112,8 @@ def test_callers_asking_at_once_get_the_same_retry_and_one_provider_batch(
 def test_a_retry_of_a_retry_still_answers_the_first_jobs_requests(
     service: BatchlineCelery, sandbox: Sandbox
 ) -> None:
+    first = finished_with_failures(service, sandbox, 12, error_rate=0.5)
     sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY, seed=3, error_rate=0.5)
-    first = enqueue_batch("openai/gpt-4.1-mini", Person, conversations(12), app=service)
-    assert first.wait(timeout=30) in DONE
     retry = first.retry_failed()
     assert retry.wait(timeout=30) in DONE
     still_failed = [r.custom_id for r in retry.results() if not r.success]
@@ -117,11 +132,7 @@ def test_a_retry_of_a_retry_still_answers_the_first_jobs_requests(
 def test_only_the_chosen_error_types_are_retried(
     service: BatchlineCelery, sandbox: Sandbox
 ) -> None:
-    sandbox.faults = Faults(
-        completion_delay=TEST_COMPLETION_DELAY, seed=11, error_rate=0.3, refusal_rate=0.3
-    )
-    first = enqueue_batch("openai/gpt-4.1-mini", Person, conversations(12), app=service)
-    assert first.wait(timeout=30) in DONE
+    first = finished_with_failures(service, sandbox, 12, seed=11, error_rate=0.3, refusal_rate=0.3)
     kinds = {r.custom_id: r.error_type for r in first.results() if isinstance(r, BatchError)}
     assert ErrorType.REFUSAL in kinds.values() and ErrorType.PROVIDER_ERROR in kinds.values()
 
@@ -180,9 +191,7 @@ def test_requests_kept_in_a_file_are_read_again_for_the_retry(
 def test_a_retry_whose_requests_are_gone_says_so_and_can_be_asked_again(
     service: BatchlineCelery, sandbox: Sandbox
 ) -> None:
-    sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY, seed=3, error_rate=0.4)
-    first = enqueue_batch("openai/gpt-4.1-mini", Person, conversations(8), app=service)
-    assert first.wait(timeout=30) in DONE
+    first = finished_with_failures(service, sandbox, 8, error_rate=0.4)
     service.runtime.redis.delete(service.runtime.keys.requests(first.id))
 
     with pytest.raises(BatchlineError, match="requests are gone"):
