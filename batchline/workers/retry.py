@@ -92,6 +92,10 @@ def _claim(rt: Runtime, job_id: str, new_id: str) -> str | None:
         other = rt.redis.get(claim)
         if other is not None and rt.store.exists(str(other)):
             return str(other)
+        if other is not None and int(rt.redis.ttl(claim)) > CLAIM_PENDING_TTL:
+            # A stored retry job that was deleted since: its claim no longer protects anything.
+            rt.store.compare_and_delete(claim, str(other))
+            continue
         if time.monotonic() > deadline:
             raise BatchlineError(
                 f"another retry of job {job_id} is being queued; ask again in a moment"

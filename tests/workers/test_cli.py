@@ -62,7 +62,7 @@ def test_retry_queues_the_failed_requests_and_shows_the_link(
     service: BatchlineCelery, cli_env: None, sandbox: Sandbox
 ) -> None:
     sandbox.faults = Faults(completion_delay=TEST_COMPLETION_DELAY, seed=3, error_rate=0.4)
-    handle = enqueue_batch("openai/gpt-4.1-mini", Person, conversations(8), app=service)
+    handle = enqueue_batch("openai/gpt-4.1-mini", Person, conversations(30), app=service)
     assert handle.wait(timeout=30) in (JobState.RESULTS_STORED, JobState.CALLBACKS_DONE)
     failed = sum(1 for r in handle.results() if not r.success)
     assert failed
