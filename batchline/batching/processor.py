@@ -34,6 +34,7 @@ from batchline.batching.schema import model_schema
 from batchline.batching.status import RESULT_BEARING_STATUSES, BatchStatus
 from batchline.config import Settings, get_settings
 from batchline.errors import InvalidRequestError, LimitExceededError, ResultsNotReadyError
+from batchline.files import atomic_file
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -259,21 +260,15 @@ def _same_file(path: str | os.PathLike[str], source: RequestSource) -> bool:
 def _write_to(
     file_path: str | os.PathLike[str] | None, write: Callable[[IO[bytes]], object]
 ) -> str | io.BytesIO:
-    """Run ``write`` into a returned buffer, or into ``file_path`` atomically (a partial file
-    renamed on success, so a failed build never leaves a half file under the real name)."""
+    """Run ``write`` into a returned buffer, or into ``file_path`` atomically (a failed build
+    never leaves a half file under the real name)."""
     if file_path is None:
         buffer = io.BytesIO()
         write(buffer)
         buffer.seek(0)
         return buffer
-    path = Path(file_path)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with open(partial, "wb") as sink:
-            write(sink)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(file_path) as sink:
+        write(sink)
     return str(file_path)
 
 

@@ -8,10 +8,8 @@ a redelivered completion harmless: writing a result twice leaves one entry.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,6 +17,7 @@ import redis
 
 from batchline.batching.results import BatchError, ErrorType
 from batchline.batching.status import RESULT_BEARING_STATUSES, BatchStatus
+from batchline.files import atomic_file
 from batchline.workers import callbacks
 from batchline.workers.jobs import (
     OUTCOME_STATES,
@@ -168,15 +167,9 @@ def iter_stored(rt: Runtime, job: Job, shards: list[Shard]) -> Iterator[dict[str
 
 def write_results_file(rt: Runtime, job: Job) -> None:
     """Write every result as JSONL to ``job.results_path``, in request order, atomically."""
-    target = Path(job.results_path)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "wb") as sink:
-            for item in iter_stored(rt, job, rt.store.load_shards(job)):
-                sink.write(orjson.dumps(item) + b"\n")
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(job.results_path) as sink:
+        for item in iter_stored(rt, job, rt.store.load_shards(job)):
+            sink.write(orjson.dumps(item) + b"\n")
 
 
 def _expire_job(rt: Runtime, job: Job) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
 import orjson
 import redis
 
 from batchline.batching.providers.base import Message
 from batchline.batching.requests import check_messages
+from batchline.files import atomic_file
 from batchline.workers.keys import Keys
 
 #: Requests per RPUSH / LRANGE round trip.
@@ -45,17 +45,11 @@ def push_requests(
 
 def write_requests_file(path: str | os.PathLike[str], encoded: Iterable[bytes]) -> int:
     """Write requests as JSONL to ``path`` (atomically: readers never see half a file)."""
-    target = Path(path)
-    partial = target.with_name(target.name + ".partial")
     count = 0
-    try:
-        with open(partial, "wb") as sink:
-            for line in encoded:
-                sink.write(line + b"\n")
-                count += 1
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(path) as sink:
+        for line in encoded:
+            sink.write(line + b"\n")
+            count += 1
     return count
 
 
