@@ -152,7 +152,16 @@ def _poll(
         if info is None:
             _failed_poll(rt, job, shard, failures.get(shard.batch_id), report)
         elif info.status.is_terminal:
-            _ended(rt, job, shard, info, report)
+            report.ended.append(member(job.id, shard.index))
+            _end(
+                rt,
+                job,
+                shard,
+                status=info.status.value,
+                provider_status=info.provider_status,
+                error=info.error or "",
+                poll_failures=0,
+            )
         else:
             rt.store.update_shard(
                 job.id,
@@ -203,18 +212,11 @@ def _fetch(
     return infos, failures
 
 
-def _ended(rt: Runtime, job: Job, shard: Shard, info: BatchInfo, report: PollReport) -> None:
+def _end(rt: Runtime, job: Job, shard: Shard, **fields: object) -> None:
+    """A watched shard is over: record how, finish the job if it was the last, stop polling."""
     rt.store.transition_shard(
-        job.id,
-        shard.index,
-        ShardState.ENDED,
-        from_states=(ShardState.SUBMITTED,),
-        status=info.status.value,
-        provider_status=info.provider_status,
-        error=info.error or "",
-        poll_failures=0,
+        job.id, shard.index, ShardState.ENDED, from_states=(ShardState.SUBMITTED,), **fields
     )
-    report.ended.append(member(job.id, shard.index))
     maybe_finish(rt, job.id)
     rt.redis.zrem(rt.keys.pending(job.provider), member(job.id, shard.index))
 
@@ -225,16 +227,13 @@ def _failed_poll(
     report.errors += 1
     if isinstance(error, BatchNotFoundError):
         # The batch is gone (deleted at the provider): nothing more will ever come of it.
-        rt.store.transition_shard(
-            job.id,
-            shard.index,
-            ShardState.ENDED,
-            from_states=(ShardState.SUBMITTED,),
+        _end(
+            rt,
+            job,
+            shard,
             status=BatchStatus.FAILED.value,
             error=f"provider batch vanished: {error}",
         )
-        maybe_finish(rt, job.id)
-        rt.redis.zrem(rt.keys.pending(job.provider), member(job.id, shard.index))
         return
     failures = shard.poll_failures + 1
     if error is not None and not isinstance(error, ProviderRetryableError):

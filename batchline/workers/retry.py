@@ -47,7 +47,7 @@ def retry_failed(
             f"job {job_id} is {job.state.value}: retry its failures once its results are stored"
         )
     claim = rt.keys.retry_claim(job_id)
-    existing = _claim(rt, job_id, new_id)
+    existing = _claim(rt, job_id, claim, new_id)
     if existing is not None:
         return existing
     try:
@@ -66,25 +66,23 @@ def retry_failed(
             retry_of=job.id,
         )
         queue_job(rt, retry, _requests_at(rt, job, indexes), retry_ids=original_ids)
-    except BaseException:
-        # Once the retry job is stored it may run (and be paid for): the claim must keep
-        # naming it. Before that, nothing exists and a later call may try again.
-        if not rt.store.exists(new_id):
-            rt.store.compare_and_delete(claim, new_id)
-        raise
     finally:
+        # Once the retry job is stored it may run (and be paid for), even if queueing failed
+        # after that: the claim keeps naming it as long as the results live. Before that,
+        # nothing exists and a later call may try again.
         if rt.store.exists(new_id):
             rt.redis.set(claim, new_id, ex=rt.settings.results_ttl)
+        else:
+            rt.store.compare_and_delete(claim, new_id)
     return new_id
 
 
-def _claim(rt: Runtime, job_id: str, new_id: str) -> str | None:
+def _claim(rt: Runtime, job_id: str, claim: str, new_id: str) -> str | None:
     """Take the claim for ``new_id`` (``None``), or return the retry job another call made.
 
     The claim is short-lived until the retry job is stored, so a caller that dies in between
     does not block retries for long; a second caller meanwhile waits for the first to finish.
     """
-    claim = rt.keys.retry_claim(job_id)
     deadline = time.monotonic() + CLAIM_WAIT
     while True:
         if rt.redis.set(claim, new_id, nx=True, ex=CLAIM_PENDING_TTL):
