@@ -12,7 +12,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from batchline.cli.common import console, load_model, outcome_of, print_outcomes, user_errors
+from batchline.cli.common import (
+    ErrorTypesOpt,
+    console,
+    load_model,
+    outcome_of,
+    print_outcomes,
+    user_errors,
+)
 from batchline.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -178,14 +185,7 @@ def retry_file(
     ],
     output_file: Annotated[Path, typer.Option("--output-file", help="The retry request file")],
     model: ModelOpt = None,
-    error_type: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--error-type",
-            help="Retry results that failed this way (repeatable); default: the errors a "
-            "retry can fix (provider_error, expired, cancelled, missing)",
-        ),
-    ] = None,
+    error_type: ErrorTypesOpt = None,
 ) -> None:
     """Write a request file of only the failed requests, to submit again with create-from-file."""
     from batchline.batching.results import RETRYABLE_ERRORS

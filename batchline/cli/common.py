@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,17 @@ from batchline.errors import BatchlineError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+#: ``--error-type`` of the retry commands; ``None`` means the library's ``RETRYABLE_ERRORS``
+#: (not imported here, to keep pydantic out of the CLI's start-up).
+ErrorTypesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--error-type",
+        help="Retry requests that failed this way (repeatable); default: the errors a retry "
+        "can fix (provider_error, expired, cancelled, missing)",
+    ),
+]
 
 console = Console()
 err_console = Console(stderr=True)

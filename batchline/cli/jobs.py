@@ -14,7 +14,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from batchline.cli.common import console, outcome_of, print_outcomes, user_errors
+from batchline.cli.common import ErrorTypesOpt, console, outcome_of, print_outcomes, user_errors
 
 if TYPE_CHECKING:
     from batchline.workers.app import BatchlineCelery
@@ -194,14 +194,7 @@ def cancel(job_id: JobIdArg) -> None:
 @user_errors
 def retry(
     job_id: JobIdArg,
-    error_type: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--error-type",
-            help="Retry requests that failed this way (repeatable); default: the errors a "
-            "retry can fix (provider_error, expired, cancelled, missing)",
-        ),
-    ] = None,
+    error_type: ErrorTypesOpt = None,
 ) -> None:
     """Queue a finished job's failed requests as a new job (asking again gives the same one)."""
     from batchline.batching.results import RETRYABLE_ERRORS
