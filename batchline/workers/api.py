@@ -42,9 +42,9 @@ from batchline.workers.jobs import (
     Job,
     JobState,
     log_state_change,
-    request_index,
 )
 from batchline.workers.payloads import encode_requests, push_requests, write_requests_file
+from batchline.workers.retry import first_job_ids
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -289,7 +289,7 @@ class JobHandle(Generic[T]):
                 f"job {self.id} is {job.state.value}: results are stored once it ends"
             )
         response_model: type[T] = import_model(job.response_model)  # type: ignore[assignment]
-        original_ids = rt.redis.lrange(rt.keys.retry_ids(job.id), 0, -1) if job.retry_of else []
+        to_first = first_job_ids(rt, job)
         for data in iter_stored(rt, job, rt.store.load_shards(job)):
             if data.get("missing"):
                 raise BatchlineError(
@@ -297,9 +297,9 @@ class JobHandle(Generic[T]):
                     f"{rt.settings.results_ttl} s)"
                 )
             result = result_from_dict(data, response_model)
-            if original_ids:
-                # A retry's results answer the original job's requests, under their ids.
-                result.custom_id = str(original_ids[request_index(data["custom_id"])])
+            if to_first is not None:
+                # A retry's results answer the first job's requests, under their ids.
+                result.custom_id = to_first(data["custom_id"])
             yield result
 
     def retry_failed(

@@ -11,7 +11,7 @@ so a double click in a web app cannot pay for the failed requests twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from batchline.batching.providers.base import Message
@@ -101,6 +101,15 @@ def _claim(rt: Runtime, job_id: str, claim: str, new_id: str) -> str | None:
         time.sleep(0.05)
 
 
+def first_job_ids(rt: Runtime, job: Job) -> Callable[[str], str] | None:
+    """For a retry job, the map from its custom ids to those of the first job's requests it
+    answers (kept beside it when it was queued); ``None`` for a first run."""
+    if not job.retry_of:
+        return None
+    first_ids = rt.redis.lrange(rt.keys.retry_ids(job.id), 0, -1)
+    return lambda custom_id: str(first_ids[request_index(custom_id)])
+
+
 def _failed(rt: Runtime, job: Job, kinds: set[str]) -> tuple[list[int], list[str]]:
     """Request indexes and custom ids of the results that failed one of the ``kinds`` ways."""
     from batchline.workers.completion import iter_stored
@@ -108,7 +117,7 @@ def _failed(rt: Runtime, job: Job, kinds: set[str]) -> tuple[list[int], list[str
     indexes: list[int] = []
     custom_ids: list[str] = []
     # A retry of a retry answers the first job's requests: its ids pass through unchanged.
-    first_ids = rt.redis.lrange(rt.keys.retry_ids(job.id), 0, -1) if job.retry_of else []
+    to_first = first_job_ids(rt, job)
     shards = rt.store.load_shards(job)
     if len(shards) != job.shard_count:
         raise BatchlineError(f"job {job.id}: its records have expired")
@@ -120,7 +129,7 @@ def _failed(rt: Runtime, job: Job, kinds: set[str]) -> tuple[list[int], list[str
         if not data["success"] and str(data["error_type"]) in kinds:
             index = request_index(data["custom_id"])
             indexes.append(index)
-            custom_ids.append(str(first_ids[index]) if first_ids else data["custom_id"])
+            custom_ids.append(to_first(data["custom_id"]) if to_first else data["custom_id"])
     if not indexes:
         raise InvalidRequestError(
             f"nothing to retry: no request of job {job.id} failed with {', '.join(sorted(kinds))}"
