@@ -145,8 +145,11 @@ def _poll(
         return
     provider = rt.provider(provider_name, watched[0][0].model.partition("/")[2])
     infos, failures = _fetch(rt, provider, [shard.batch_id for _, shard in watched], report)
-    # Shards still running (nearly all, each tick) are written back in one round trip.
+    # Shards still running (nearly all, each tick) are written back in one round trip, due
+    # again one interval after the claim, not after now: polling took time, and the next tick
+    # comes one interval after this one (counted from now, it would skip every other tick).
     running = rt.redis.pipeline(transaction=False)
+    interval = rt.settings.poll_interval
     for job, shard in watched:
         info = infos.get(shard.batch_id)
         if info is None:
@@ -171,9 +174,6 @@ def _poll(
                 provider_status=info.provider_status,
                 poll_failures=0,
             )
-            # Counted from the claim, not from now: polling took time, and the next tick
-            # comes one interval after this one (from now, it would skip every other tick).
-            interval = rt.settings.poll_interval
             schedule(
                 rt,
                 job.provider,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, ClassVar
 
+import orjson
 from pydantic import BaseModel
 
 from batchline.batching.results import ErrorType
@@ -163,8 +164,6 @@ class Provider(abc.ABC):
 
     def request_custom_id(self, line: bytes | str) -> str:
         """The custom id of one request line of this provider's format (used for accounting)."""
-        import orjson
-
         return str(orjson.loads(line)["custom_id"])
 
     # -- online ------------------------------------------------------------------------------
