@@ -114,39 +114,51 @@ def _measure_side_by_side(
     return {library: Summary.of(found) for library, found in collected.items()}
 
 
+def _row(
+    part: str,
+    provider: str,
+    mode: str,
+    size: int,
+    *,
+    runs: int,
+    instructor_max: int,
+    target: Callable[..., Measurement],
+    args: tuple[object, ...],
+    progress: Progress,
+    skip_instructor: str = "",
+) -> Row:
+    """Measure one row: batchline, and instructor beside it unless ``skip_instructor`` says why
+    not, instructor has no such provider, or the size is beyond ``instructor_max``."""
+    note = skip_instructor
+    if not note and provider not in build.INSTRUCTOR_PROVIDERS:
+        note = "no Google batch support in instructor 1.17"
+    elif not note and size > instructor_max:
+        note = f"not run (measured at {instructor_max:,} only)"
+    libraries = ["batchline"] if note else ["batchline", "instructor"]
+    label = f"{part} {provider:<9} {mode:<6} {size:>9,}"
+    summaries = _measure_side_by_side(runs, libraries, target, args, label, progress)
+    return Row(
+        part, provider, mode, size, summaries["batchline"], summaries.get("instructor"), note
+    )
+
+
 def run_build(plan: Plan, progress: Progress) -> list[Row]:
-    rows: list[Row] = []
-    for size in plan.build_sizes:
-        for provider in plan.providers:
-            for mode in build.MODES:
-                libraries = ["batchline"]
-                note = ""
-                if provider not in build.INSTRUCTOR_PROVIDERS:
-                    note = "no Google batch support in instructor 1.17"
-                elif size > plan.instructor_build_max:
-                    note = f"not run (measured at {plan.instructor_build_max:,} only)"
-                else:
-                    libraries.append("instructor")
-                summaries = _measure_side_by_side(
-                    plan.build_runs(size),
-                    libraries,
-                    build.measure_build,
-                    (provider, mode, size),
-                    f"build {provider:<9} {mode:<6} {size:>9,}",
-                    progress,
-                )
-                rows.append(
-                    Row(
-                        "build",
-                        provider,
-                        mode,
-                        size,
-                        summaries["batchline"],
-                        summaries.get("instructor"),
-                        note,
-                    )
-                )
-    return rows
+    return [
+        _row(
+            "build",
+            provider,
+            mode,
+            size,
+            runs=plan.build_runs(size),
+            instructor_max=plan.instructor_build_max,
+            target=build.measure_build,
+            args=(provider, mode, size),
+            progress=progress,
+        )
+        for size in plan.build_sizes
+        for provider in plan.providers
+        for mode in build.MODES
+    ]
 
 
 def run_parse(plan: Plan, progress: Progress) -> list[Row]:
@@ -161,34 +173,20 @@ def run_parse(plan: Plan, progress: Progress) -> list[Row]:
                     f"lines, {written.error_lines:,} errors"
                 )
                 for mode in parse.MODES:
-                    libraries = ["batchline"]
-                    note = ""
-                    if mode == "stream":
-                        note = "instructor has no streaming parse"
-                    elif provider not in build.INSTRUCTOR_PROVIDERS:
-                        note = "no Google batch support in instructor 1.17"
-                    elif size > plan.instructor_parse_max:
-                        note = f"not run (measured at {plan.instructor_parse_max:,} only)"
-                    else:
-                        libraries.append("instructor")
-                    summaries = _measure_side_by_side(
-                        plan.parse_runs(size),
-                        libraries,
-                        parse.measure_parse,
-                        (provider, mode, str(path), written.lines, written.error_lines),
-                        f"parse {provider:<9} {mode:<6} {size:>9,}",
-                        progress,
+                    row = _row(
+                        "parse",
+                        provider,
+                        mode,
+                        size,
+                        runs=plan.parse_runs(size),
+                        instructor_max=plan.instructor_parse_max,
+                        target=parse.measure_parse,
+                        args=(provider, mode, str(path), written.lines, written.error_lines),
+                        progress=progress,
+                        skip_instructor="instructor has no streaming parse"
+                        if mode == "stream"
+                        else "",
                     )
-                    rows.append(
-                        Row(
-                            "parse",
-                            provider,
-                            mode,
-                            size,
-                            summaries["batchline"],
-                            summaries.get("instructor"),
-                            note,
-                        )
-                    )
+                    rows.append(row)
                 path.unlink()
     return rows
