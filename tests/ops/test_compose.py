@@ -1,8 +1,9 @@
 """docker-compose.yml, checked by Docker Compose itself and against the real CLI and servers.
 
-There is no Docker engine here, so nothing runs in a container: Compose validates and resolves
-the file, the ``batchline`` parser accepts each service's command, and the commands whose
-behaviour matters (Redis persistence, the sandbox and its healthcheck) run as local processes.
+These need no container engine: Compose validates and resolves the file, the ``batchline``
+parser accepts each service's command, and the commands whose behaviour matters (Redis
+persistence, the sandbox and its healthcheck) run as local processes. The whole stack runs on a
+real engine in ``test_container_stack.py``.
 """
 
 from __future__ import annotations
@@ -169,3 +170,72 @@ def _succeeds(argv: list[str]) -> bool:
 
     argv = [sys.executable if arg == "python" else arg for arg in argv]
     return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+
+
+def test_sandbox_workers_sign_webhooks_with_a_secret_the_stack_can_override(
+    tmp_path: Path,
+) -> None:
+    # Without one, every webhook callback fails for good.
+    default = services(compose_config(tmp_path, "sandbox"))
+    chosen = services(
+        compose_config(tmp_path, "sandbox", env={"BATCHLINE_WEBHOOK_SECRET": "from-the-shell"})
+    )
+    for name in ("sandbox-worker", "sandbox-beat"):
+        assert default[name]["environment"]["BATCHLINE_WEBHOOK_SECRET"], name
+        assert chosen[name]["environment"]["BATCHLINE_WEBHOOK_SECRET"] == "from-the-shell"
+
+
+@pytest.mark.parametrize(("profile", "beat"), [("sandbox", "sandbox-beat"), ("live", "beat")])
+def test_beat_keeps_its_schedule_on_a_named_volume_outside_the_code(
+    tmp_path: Path, profile: str, beat: str
+) -> None:
+    config = compose_config(tmp_path, profile)
+    service = services(config)[beat]
+    schedule = Path(parse_batchline(service["command"][1:]).params["schedule"])
+    assert schedule.is_absolute() and not schedule.is_relative_to("/srv/app"), schedule
+    [volume] = [v for v in service["volumes"] if v["target"] == str(schedule.parent)]
+    assert volume["type"] == "volume" and volume["source"] in config["volumes"]
+    assert not volume.get("read_only")
+
+
+def test_the_two_beats_never_share_a_schedule_file(tmp_path: Path) -> None:
+    sources = set()
+    for profile, beat in (("sandbox", "sandbox-beat"), ("live", "beat")):
+        [volume] = [
+            v
+            for v in services(compose_config(tmp_path, profile))[beat]["volumes"]
+            if v["type"] == "volume"
+        ]
+        sources.add(volume["source"])
+    assert len(sources) == 2
+
+
+@pytest.mark.parametrize("profile", ["sandbox", "live"])
+def test_every_batchline_service_runs_in_the_users_code_directory(
+    tmp_path: Path, profile: str
+) -> None:
+    app_dir = tmp_path / "myapp"
+    env = {"BATCHLINE_APP_DIR": str(app_dir), "BATCHLINE_INCLUDE": "myjobs,myjobs.hooks"}
+    stack = services(compose_config(tmp_path, profile, env=env))
+    for name, service in stack.items():
+        if name == "redis":
+            continue
+        assert service["working_dir"] == "/srv/app", name
+        [mount] = [v for v in service["volumes"] if v["target"] == "/srv/app"]
+        assert mount["type"] == "bind" and mount["source"] == str(app_dir), name
+        assert mount["read_only"] is True, name
+    for name in ("sandbox-worker", "sandbox-beat") if profile == "sandbox" else ("worker", "beat"):
+        assert stack[name]["environment"]["BATCHLINE_INCLUDE"] == "myjobs,myjobs.hooks", name
+
+
+def test_by_default_the_services_get_the_example_package_and_no_include(tmp_path: Path) -> None:
+    stack = services(compose_config(tmp_path, "sandbox"))
+    [mount] = [v for v in stack["sandbox-worker"]["volumes"] if v["target"] == "/srv/app"]
+    assert (Path(mount["source"]) / "invoicing" / "jobs.py").is_file()
+    # None: unset in the container, so the workers import nothing extra at start.
+    assert stack["sandbox-worker"]["environment"]["BATCHLINE_INCLUDE"] is None
+
+
+def test_the_image_tag_can_be_chosen_for_the_build_and_the_run(tmp_path: Path) -> None:
+    stack = services(compose_config(tmp_path, "sandbox", env={"BATCHLINE_IMAGE": "shop:1"}))
+    assert {svc["image"] for name, svc in stack.items() if name != "redis"} == {"shop:1"}

@@ -75,6 +75,29 @@ def test_the_image_builds_from_python_3_11_slim_and_runs_as_a_non_root_user() ->
     assert users and users[-1] not in {"root", "0"}
 
 
+def test_the_services_start_in_the_users_code_directory_which_is_on_pythonpath() -> None:
+    steps = instructions()
+    workdirs = [rest for word, rest in steps if word == "WORKDIR"]
+    assert workdirs[-1] == "/srv/app"
+    env = " ".join(rest for word, rest in steps if word == "ENV")
+    assert "PYTHONPATH=/srv/app" in env.split()
+
+
+def test_the_users_image_builds_from_batchlines_and_copies_into_the_code_directory() -> None:
+    user_dockerfile = REPO / "examples" / "containers" / "Dockerfile"
+    lines = [
+        line.split()
+        for line in user_dockerfile.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ["ARG", "BATCHLINE_IMAGE=batchline:local"] in lines
+    assert ["FROM", "${BATCHLINE_IMAGE}"] in lines
+    copies = [words for words in lines if words[0] == "COPY"]
+    assert copies and all(words[-1].startswith("/srv/app/") for words in copies)
+    for words in copies:
+        assert (user_dockerfile.parent / words[1]).is_dir(), words
+
+
 def test_the_build_context_leaves_out_the_venv_tests_and_local_secrets() -> None:
     for path in (".venv/bin/python", ".git/HEAD", "tests/conftest.py", ".env", ".env.local"):
         assert ignored(path), path

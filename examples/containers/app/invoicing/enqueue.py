@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.webhook_host:
         secret = os.environ.get("BATCHLINE_WEBHOOK_SECRET")
         if not secret:
-            print("BATCHLINE_WEBHOOK_SECRET is not set: it must match the workers'", file=sys.stderr)
+            print("BATCHLINE_WEBHOOK_SECRET is not set (use the workers' own)", file=sys.stderr)
             return 1
         receiver = WebhookReceiver(secret, args.webhook_port)
         callbacks.append(webhook(f"http://{args.webhook_host}:{args.webhook_port}/hooks/batchline"))
