@@ -20,15 +20,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject alone (an empty package stands in for the code), so that
-# changing batchline's code rebuilds only the small layer below, not the whole dependency set.
-# pyproject names README.md as the long description, so the build needs it beside the code.
-COPY pyproject.toml README.md ./
+# Dependencies first, from pyproject alone (an empty package and README stand in for the real
+# ones), so that changing batchline's code or README rebuilds only the small layer below, not
+# the whole dependency set.
+COPY pyproject.toml ./
 RUN mkdir batchline \
-    && touch batchline/__init__.py \
+    && touch batchline/__init__.py README.md \
     && pip install . \
-    && rm -rf batchline build
+    && rm -rf batchline build README.md
 
+# pyproject names README.md as the long description, so the build needs it beside the code.
+COPY README.md ./
 COPY batchline ./batchline
 # The service user owns only what it writes: beat's schedule directory (a volume in compose, so
 # the schedule survives a restart). /app and /srv/app stay root-owned and read-only to it.
