@@ -25,9 +25,13 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 
 
 def compose_config(
-    tmp_path: Path, *profiles: str, env: dict[str, str] | None = None
+    tmp_path: Path,
+    *profiles: str,
+    env: dict[str, str] | None = None,
+    overrides: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
-    """The fully resolved compose model for ``profiles``, with only ``env`` in the environment.
+    """The fully resolved compose model for ``profiles``, with only ``env`` in the environment,
+    and ``overrides`` given after docker-compose.yml (``-f`` each).
 
     An empty ``--env-file`` and a private ``HOME`` keep a developer's ``.env`` and Docker
     config out of the result.
@@ -35,6 +39,8 @@ def compose_config(
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
     argv = [str(COMPOSE_BIN), "--project-directory", str(REPO), "-f", str(COMPOSE_FILE)]
+    for override in overrides:
+        argv += ["-f", str(override)]
     argv += ["--env-file", str(env_file)]
     for profile in profiles:
         argv += ["--profile", profile]

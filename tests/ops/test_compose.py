@@ -17,7 +17,7 @@ import redis
 
 from batchline.sandbox import Sandbox
 from tests.ops.compose import compose_config, parse_batchline
-from tests.ops.processes import BATCHLINE, free_port, running, wait_until
+from tests.ops.processes import BATCHLINE, REPO, free_port, running, wait_until
 
 SANDBOX_STACK = {"redis", "flower", "sandbox", "sandbox-worker", "sandbox-beat"}
 LIVE_STACK = {"redis", "flower", "worker", "beat"}
@@ -239,3 +239,24 @@ def test_by_default_the_services_get_the_example_package_and_no_include(tmp_path
 def test_the_image_tag_can_be_chosen_for_the_build_and_the_run(tmp_path: Path) -> None:
     stack = services(compose_config(tmp_path, "sandbox", env={"BATCHLINE_IMAGE": "shop:1"}))
     assert {svc["image"] for name, svc in stack.items() if name != "redis"} == {"shop:1"}
+
+
+def test_the_baked_override_runs_workers_and_beat_from_the_users_image_without_the_mount(
+    tmp_path: Path,
+) -> None:
+    baked = REPO / "examples" / "containers" / "compose.baked.yml"
+    env = {"BATCHLINE_APP_IMAGE": "shop:2"}
+    config = compose_config(tmp_path, "sandbox", "live", env=env, overrides=(baked,))
+    stack = services(config)
+    plain = services(compose_config(tmp_path, "sandbox", "live"))
+    for name in ("worker", "beat", "sandbox-worker", "sandbox-beat"):
+        service = stack[name]
+        # Built separately: compose must not build batchline's Dockerfile under the user's tag.
+        assert service["image"] == "shop:2" and "build" not in service, name
+        # The mount would hide the code baked into /srv/app.
+        mounts = [v for v in service.get("volumes", []) if v["target"] == "/srv/app"]
+        assert mounts == [], name
+        assert service["command"] == plain[name]["command"], name
+        assert service["environment"] == plain[name]["environment"], name
+    for beat in ("beat", "sandbox-beat"):
+        assert stack[beat]["volumes"] == plain[beat]["volumes"][1:], beat
