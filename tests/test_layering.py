@@ -114,24 +114,27 @@ def test_no_module_of_batchline_imports_itself_back() -> None:
     assert find_cycle(import_graph()) == []
 
 
+def _talks_to_redis(module: str, node: ast.AST) -> bool:
+    """An import of redis-py, a call on a client (``x.redis.anything``), or a pipeline or
+    script of one's own."""
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+        # The runtime builds the one client the stores share; nothing else needs redis-py.
+        return "redis" in names and module != "batchline.workers.runtime"
+    if not isinstance(node, ast.Attribute):
+        return False
+    on_client = isinstance(node.value, ast.Attribute) and node.value.attr == "redis"
+    return on_client or node.attr in ("pipeline", "register_script")
+
+
 def test_only_the_stores_talk_to_redis() -> None:
-    offenders = []
-    for name, path, tree in modules():
-        if _under(path, STORES) or _under(path, DEMO):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                module = node.module if isinstance(node, ast.ImportFrom) else None
-                names = [module] if module else [alias.name for alias in node.names]
-                # The runtime builds the one client the stores share; nothing else needs it.
-                if "redis" in names and name != "batchline.workers.runtime":
-                    offenders.append(f"{name}:{node.lineno} imports redis")
-            elif isinstance(node, ast.Attribute):
-                # ``x.redis.anything`` is a Redis call (or a pipeline of them).
-                if isinstance(node.value, ast.Attribute) and node.value.attr == "redis":
-                    offenders.append(f"{name}:{node.lineno} {ast.unparse(node)}")
-                elif node.attr in ("pipeline", "register_script") and _under(path, PACKAGE):
-                    offenders.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+    offenders = [
+        f"{name}:{getattr(node, 'lineno', 0)} {ast.unparse(node)}"
+        for name, path, tree in modules()
+        if not (_under(path, STORES) or _under(path, DEMO))
+        for node in ast.walk(tree)
+        if _talks_to_redis(name, node)
+    ]
     assert offenders == []
 
 

@@ -39,7 +39,7 @@ from batchline.errors import (
 from batchline.modelref import import_model, model_path
 from batchline.workers import codec
 from batchline.workers.appbase import default_app
-from batchline.workers.callbackspec import CallbackSpec, as_spec
+from batchline.workers.callbackspec import CallbackSpec, CallbackStatus, as_spec
 from batchline.workers.jobs import RESULTS_READY_STATES, TERMINAL_STATES, Job, JobState, Shard
 from batchline.workers.queueing import new_job_id, queue_job
 from batchline.workers.retry import first_job_ids, retry_failed
@@ -160,7 +160,7 @@ class JobSummary:
     results_path: str = ""
 
     @classmethod
-    def of(cls, job: Job, shards: list[Shard], callbacks: list[dict[str, Any]]) -> JobSummary:
+    def of(cls, job: Job, shards: list[Shard], callbacks: list[CallbackStatus]) -> JobSummary:
         values: dict[str, Any] = {
             field.name: getattr(job, field.name)
             for field in fields(cls)
@@ -168,7 +168,7 @@ class JobSummary:
         }
         values.update({name: _iso(getattr(job, name)) for name in _TIMESTAMPS})
         values["shards"] = [_shard_summary(shard) for shard in shards]
-        values["callbacks"] = callbacks
+        values["callbacks"] = [codec.plain(status) for status in callbacks]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

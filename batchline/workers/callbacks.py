@@ -34,6 +34,8 @@ from batchline.workers.api import JobHandle
 from batchline.workers.callbackspec import (
     CallbackKind,
     CallbackSpec,
+    CallbackState,
+    CallbackStatus,
     as_spec,
     function,
     on_batch_complete,
@@ -138,7 +140,7 @@ def fire(
             return FireResult.SKIPPED, ""  # another task owns this callback
     job = rt.store.load(job_id)
     spec = job.callbacks[index]
-    rt.callbacks.record(job_id, index, spec, "running", attempt + 1, "")
+    _record(rt, job_id, index, spec, CallbackState.RUNNING, attempt + 1)
     try:
         _invoke(rt, job, spec, index)
     except Exception as exc:
@@ -146,8 +148,8 @@ def fire(
         give_up = isinstance(exc, PermanentCallbackError) or (
             attempt + 1 >= rt.settings.callback_max_retries
         )
-        state = "failed" if give_up else "retrying"
-        rt.callbacks.record(job_id, index, spec, state, attempt + 1, message)
+        state = CallbackState.FAILED if give_up else CallbackState.RETRYING
+        _record(rt, job_id, index, spec, state, attempt + 1, message)
         rt.store.record_error(job_id, f"callback {spec.label} failed: {message}")
         logger.warning(
             "job=%s callback=%s attempt=%d failed%s: %s",
@@ -163,7 +165,7 @@ def fire(
         _finish(rt, job_id, index)
         return FireResult.FAILED, message
     rt.callbacks.mark(job_id, index, f"done:{time.time()!r}")
-    rt.callbacks.record(job_id, index, spec, "done", attempt + 1, "")
+    _record(rt, job_id, index, spec, CallbackState.DONE, attempt + 1)
     _finish(rt, job_id, index)
     return FireResult.DONE, ""
 
@@ -210,6 +212,19 @@ def post_webhook(rt: Runtime, url: str, summary: dict[str, Any], *, delivery: st
     if response.status_code in (408, 429) or response.status_code >= 500:
         raise CallbackError(message)
     raise PermanentCallbackError(message)
+
+
+def _record(
+    rt: Runtime,
+    job_id: str,
+    index: int,
+    spec: CallbackSpec,
+    state: CallbackState,
+    attempts: int,
+    error: str = "",
+) -> None:
+    status = CallbackStatus.of(spec, state, attempts, error, time.time())
+    rt.callbacks.record(job_id, index, status)
 
 
 def _finish(rt: Runtime, job_id: str, index: int) -> None:

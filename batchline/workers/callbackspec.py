@@ -45,6 +45,36 @@ class CallbackSpec:
         return {"kind": self.kind.value, "target": self.target, "queue": self.queue}
 
 
+class CallbackState(StrEnum):
+    """Where one callback of a job is."""
+
+    RUNNING = "running"
+    #: It failed and will be tried again.
+    RETRYING = "retrying"
+    #: It failed for good (a permanent error, or out of attempts).
+    FAILED = "failed"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackStatus:
+    """One callback's recorded progress, as summaries and ``batchline jobs show`` report it."""
+
+    kind: CallbackKind
+    target: str
+    queue: str | None
+    state: CallbackState
+    attempts: int
+    last_error: str
+    updated_at: float
+
+    @classmethod
+    def of(
+        cls, spec: CallbackSpec, state: CallbackState, attempts: int, error: str, at: float
+    ) -> CallbackStatus:
+        return cls(spec.kind, spec.target, spec.queue, state, attempts, error, at)
+
+
 def task(name: str, *, queue: str | None = None) -> CallbackSpec:
     """Send Celery task ``name`` with ``(job_id, summary)`` when the job finishes."""
     return CallbackSpec(CallbackKind.TASK, name, queue)

@@ -6,12 +6,10 @@ The marker is ``running:<task>`` while a task owns the callback, then ``done:<ti
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import orjson
 
-from batchline.workers.callbackspec import CallbackSpec
+from batchline.workers import codec
+from batchline.workers.callbackspec import CallbackStatus
 from batchline.workers.stores.base import RedisStore
 
 
@@ -28,29 +26,16 @@ class CallbackStore(RedisStore):
     def mark(self, job_id: str, index: int, value: str) -> None:
         self.redis.set(self.keys.callback_marker(job_id, index), value)
 
-    def record(
-        self,
-        job_id: str,
-        index: int,
-        spec: CallbackSpec,
-        state: str,
-        attempts: int,
-        error: str,
-    ) -> None:
+    def record(self, job_id: str, index: int, status: CallbackStatus) -> None:
         """Keep the callback's state, attempts and last error (for summaries and the CLI)."""
-        entry = {
-            **spec.to_dict(),
-            "state": state,
-            "attempts": attempts,
-            "last_error": error,
-            "updated_at": time.time(),
-        }
-        self.redis.hset(self.keys.callbacks(job_id), str(index), orjson.dumps(entry).decode())
+        self.redis.hset(self.keys.callbacks(job_id), str(index), codec.encode_value(status))
 
-    def states(self, job_id: str) -> list[dict[str, Any]]:
+    def states(self, job_id: str) -> list[CallbackStatus]:
         """Each callback's recorded state, in order."""
         raw = self.redis.hgetall(self.keys.callbacks(job_id))
-        return [orjson.loads(raw[key]) for key in sorted(raw, key=int)]
+        return [
+            codec.from_plain(CallbackStatus, orjson.loads(raw[key])) for key in sorted(raw, key=int)
+        ]
 
     def finished(self, job_id: str) -> set[int]:
         """The indexes of the callbacks that ended (done or given up)."""
