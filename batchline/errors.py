@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class BatchlineError(Exception):
-    """Root of every error batchline raises on purpose."""
+    """Root of every error batchline raises on purpose; only its subclasses are raised."""
 
 
 class ConfigurationError(BatchlineError):
@@ -79,8 +79,53 @@ class BatchNotFoundError(ProviderRejected):
     """HTTP 404: no batch with that id exists at the provider."""
 
 
+class ProviderResponseError(ProviderError):
+    """The provider answered successfully with something batchline cannot read."""
+
+
 class ResultsNotReadyError(BatchlineError):
     """Results were asked for before the batch reached a state that has them."""
+
+
+class JobNotFoundError(BatchlineError, KeyError):
+    """No job with that id (never enqueued, deleted, or in another key prefix)."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message; a job id in quotes inside quotes reads badly.
+        return str(self.args[0]) if self.args else "job not found"
+
+
+class JobDataExpiredError(BatchlineError):
+    """Part of a finished job's stored data is gone: it lives ``results_ttl`` seconds."""
+
+
+class ResultsExpiredError(JobDataExpiredError):
+    """A job's stored results (or its shard records) expired before they were read."""
+
+
+class RequestsExpiredError(JobDataExpiredError):
+    """A job's requests expired (with its results), so its failures cannot be retried."""
+
+
+class RetryInProgressError(BatchlineError):
+    """Another caller is still queueing the retry of the same job; ask again in a moment."""
+
+
+class ClaimPending(BatchlineError):
+    """Another attempt holds a shard's submit claim and may still be talking to the provider."""
+
+    def __init__(self, message: str, retry_in: float) -> None:
+        super().__init__(message)
+        #: Seconds after which the submit task should look again.
+        self.retry_in = retry_in
+
+
+class CallbackError(BatchlineError):
+    """A completion callback failed in a way a later attempt may fix; it will be retried."""
+
+
+class PermanentCallbackError(CallbackError):
+    """A callback failed in a way retrying cannot fix (no secret, a 4xx, not registered)."""
 
 
 def error_for_status(

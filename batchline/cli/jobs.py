@@ -47,7 +47,7 @@ def _when(value: float | str | None) -> str:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _state(state: str, outcome: str = "") -> str:
+def _state(state: str, outcome: str | None = None) -> str:
     style = _STATE_STYLES.get(outcome or state, "cyan")
     shown = f"{state} ({outcome})" if outcome and outcome != state else state
     return f"[{style}]{shown}[/]"

@@ -425,7 +425,7 @@ def _job_report(handle: JobHandle[Contact], model: str) -> JobReport:
         model=model,
         job_id=handle.id,
         state=summary.state,
-        outcome=summary.outcome,
+        outcome=summary.outcome or "",
         requests=summary.request_count,
         succeeded=succeeded,
         failed=failed,

@@ -4,20 +4,20 @@
 one beat (``batchline beat``) do the rest. The Celery app itself is ``batchline.workers.app``.
 """
 
+from batchline.errors import JobNotFoundError
 from batchline.workers.api import JobHandle, JobSummary, enqueue_batch, get_job, list_jobs
-from batchline.workers.callbacks import (
+from batchline.workers.callbacks import verify_signature
+from batchline.workers.callbackspec import (
     CallbackSpec,
     function,
     on_batch_complete,
     task,
-    verify_signature,
     webhook,
 )
 from batchline.workers.jobs import (
     OUTCOME_STATES,
     RESULTS_READY_STATES,
     TERMINAL_STATES,
-    JobNotFoundError,
     JobState,
 )
 from batchline.workers.settings import WorkerSettings

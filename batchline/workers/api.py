@@ -1,16 +1,18 @@
 """The job API: ``enqueue_batch`` hands a job to the workers and returns a ``JobHandle``.
 
+This is the public top of the workers' own layers: it builds on the stores, queueing and
+retries, and nothing below imports it (only callback firing does, to hand out handles).
+
 Enqueueing only writes to Redis and sends one small task message (the job id): no provider
 call, no credential, no SDK import, so it takes milliseconds even for thousands of requests.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -29,22 +31,19 @@ from batchline.batching.results import (
     result_from_dict,
 )
 from batchline.errors import (
-    BatchlineError,
     InvalidRequestError,
+    ResultsExpiredError,
     ResultsNotReadyError,
     UnknownProviderError,
 )
 from batchline.modelref import import_model, model_path
-from batchline.workers import callbacks as cb
-from batchline.workers.jobs import (
-    RESULTS_READY_STATES,
-    TERMINAL_STATES,
-    Job,
-    JobState,
-    log_state_change,
-)
-from batchline.workers.payloads import encode_requests, push_requests, write_requests_file
-from batchline.workers.retry import first_job_ids
+from batchline.workers import codec
+from batchline.workers.appbase import default_app
+from batchline.workers.callbackspec import CallbackSpec, CallbackStatus, as_spec
+from batchline.workers.jobs import RESULTS_READY_STATES, TERMINAL_STATES, Job, JobState, Shard
+from batchline.workers.queueing import new_job_id, queue_job
+from batchline.workers.retry import first_job_ids, retry_failed
+from batchline.workers.tasknames import CANCEL_JOB
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -54,23 +53,12 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound=BaseModel)
 
 #: What ``callbacks=`` accepts: a spec, a webhook URL or task name, or a decorated function.
-CallbackLike = cb.CallbackSpec | str | Callable[..., Any]
-
-
-def _default_app() -> Celery:
-    from batchline.workers.app import app
-
-    return app
+CallbackLike = CallbackSpec | str | Callable[..., Any]
 
 
 def _runtime(app: Celery) -> Runtime:
     runtime: Runtime = app.runtime  # type: ignore[attr-defined]
     return runtime
-
-
-def new_job_id() -> str:
-    """16 hex characters: unique enough, and short enough for Anthropic's 64-char custom ids."""
-    return secrets.token_hex(8)
 
 
 def enqueue_batch(
@@ -113,44 +101,13 @@ def enqueue_batch(
         temperature=temperature,
         metadata=_check_metadata(metadata),
         provider_options=dict(provider_options or {}),
-        callbacks=[cb.as_spec(value).to_dict() for value in callbacks],
+        callbacks=[as_spec(value) for value in callbacks],
         requests_path=str(Path(requests_path).resolve()) if requests_path else "",
         results_path=str(Path(results_path).resolve()) if results_path else "",
     )
-    celery_app = app or _default_app()
+    celery_app = app or default_app()
     queue_job(_runtime(celery_app), job, messages)
     return JobHandle(job.id, celery_app)
-
-
-def queue_job(
-    rt: Runtime,
-    job: Job,
-    messages: Iterable[Sequence[Message]],
-    *,
-    retry_ids: Sequence[str] = (),
-) -> None:
-    """Store ``job`` with its requests in one pipeline, then send its submit task.
-
-    ``retry_ids`` (for a job that retries another's failed requests) are the original custom
-    ids of its requests, in order, kept beside it so its results can carry them.
-    """
-    encoded = encode_requests(messages)
-    pipe = rt.redis.pipeline(transaction=False)
-    if job.requests_path:
-        count = write_requests_file(job.requests_path, encoded)
-    else:
-        count = push_requests(pipe, rt.keys, job.id, encoded)
-    if count == 0:
-        if job.requests_path:
-            Path(job.requests_path).unlink(missing_ok=True)
-        raise InvalidRequestError("messages is empty: a job needs at least one request")
-    job.request_count = count
-    if retry_ids:
-        pipe.rpush(rt.keys.retry_ids(job.id), *retry_ids)
-    rt.store.create(job, pipe)
-    pipe.execute()
-    log_state_change(job, "")
-    rt.send("batchline.submit_job", job.id)
 
 
 #: Response models whose schema was built once already (building it again costs as much).
@@ -176,11 +133,15 @@ def _check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
 
 @dataclass(slots=True)
 class JobSummary:
-    """A job at a glance: what callbacks receive and ``batchline jobs show`` prints."""
+    """A job at a glance: what callbacks receive and ``batchline jobs show`` prints.
+
+    Its fields are the job record's (copied by name, so a field added to both needs no
+    code), with timestamps as ISO 8601, each shard as a dict and each callback's state.
+    """
 
     id: str
-    state: str
-    outcome: str
+    state: JobState
+    outcome: JobState | None
     provider: str
     model: str
     response_model: str
@@ -198,8 +159,32 @@ class JobSummary:
     updated_at: str | None
     results_path: str = ""
 
+    @classmethod
+    def of(cls, job: Job, shards: list[Shard], callbacks: list[CallbackStatus]) -> JobSummary:
+        values: dict[str, Any] = {
+            field.name: getattr(job, field.name)
+            for field in fields(cls)
+            if hasattr(job, field.name)
+        }
+        values.update({name: _iso(getattr(job, name)) for name in _TIMESTAMPS})
+        values["shards"] = [_shard_summary(shard) for shard in shards]
+        values["callbacks"] = [codec.plain(status) for status in callbacks]
+        return cls(**values)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: states as their names (as webhooks and task callbacks receive it)."""
+        data: dict[str, Any] = codec.plain(self)
+        return data
+
+
+#: The summary's fields that are timestamps (epoch seconds in the record, ISO 8601 here).
+_TIMESTAMPS = ("created_at", "submitted_at", "finished_at", "updated_at")
+#: A shard's fields shown in a summary, beside its ``requests`` (its size).
+_SHARD_FIELDS = ("index", "batch_id", "state", "status", "provider_status", "counts", "error")
+
+
+def _shard_summary(shard: Shard) -> dict[str, Any]:
+    return {**{name: getattr(shard, name) for name in _SHARD_FIELDS}, "requests": shard.size}
 
 
 class JobHandle(Generic[T]):
@@ -207,7 +192,7 @@ class JobHandle(Generic[T]):
 
     def __init__(self, job_id: str, app: Celery | None = None) -> None:
         self.id = job_id
-        self.app = app or _default_app()
+        self.app = app or default_app()
         self._rt = _runtime(self.app)
 
     def __repr__(self) -> str:
@@ -223,39 +208,7 @@ class JobHandle(Generic[T]):
     def summary(self) -> JobSummary:
         rt = self._rt
         job = rt.store.load(self.id)
-        shards = [
-            {
-                "index": s.index,
-                "batch_id": s.batch_id,
-                "state": s.state.value,
-                "status": s.status,
-                "provider_status": s.provider_status,
-                "requests": s.size,
-                "counts": s.counts,
-                "error": s.error,
-            }
-            for s in rt.store.load_shards(job)
-        ]
-        return JobSummary(
-            id=job.id,
-            state=job.state.value,
-            outcome=job.outcome,
-            provider=job.provider,
-            model=job.model,
-            response_model=job.response_model,
-            request_count=job.request_count,
-            counts=job.counts,
-            metadata=job.metadata,
-            shards=shards,
-            callbacks=cb.callback_states(rt, job.id),
-            last_error=job.last_error,
-            retry_of=job.retry_of,
-            created_at=_iso(job.created_at),
-            submitted_at=_iso(job.submitted_at),
-            finished_at=_iso(job.finished_at),
-            updated_at=_iso(job.updated_at),
-            results_path=job.results_path,
-        )
+        return JobSummary.of(job, rt.store.load_shards(job), rt.callbacks.states(job.id))
 
     def wait(
         self, timeout: float | None = None, *, callbacks: bool = False, interval: float = 0.05
@@ -280,8 +233,6 @@ class JobHandle(Generic[T]):
 
     def iter_results(self) -> Iterator[BatchSuccess[T] | BatchError]:
         """Stream the typed results from Redis in request order, a chunk at a time."""
-        from batchline.workers.completion import iter_stored
-
         rt = self._rt
         job = rt.store.load(self.id)
         if job.state not in RESULTS_READY_STATES:
@@ -290,9 +241,10 @@ class JobHandle(Generic[T]):
             )
         response_model: type[T] = import_model(job.response_model)  # type: ignore[assignment]
         to_first = first_job_ids(rt, job)
-        for data in iter_stored(rt, job, rt.store.load_shards(job)):
+        shards = rt.store.load_shards(job)
+        for data in rt.results.iter_stored(job, shards, rt.settings.results_chunk_size):
             if data.get("missing"):
-                raise BatchlineError(
+                raise ResultsExpiredError(
                     f"job {self.id}: result {data['custom_id']} is gone (results expire after "
                     f"{rt.settings.results_ttl} s)"
                 )
@@ -316,9 +268,7 @@ class JobHandle(Generic[T]):
         ids, so ``retry.merged_results()`` is one result per request of this job. Asking again
         returns the same retry job: the failed requests are never paid for twice.
         """
-        from batchline.workers.retry import retry_failed
-
-        specs = None if callbacks is None else [cb.as_spec(c).to_dict() for c in callbacks]
+        specs = None if callbacks is None else [as_spec(c) for c in callbacks]
         retry_id = retry_failed(
             self._rt, self.id, new_id=new_job_id(), error_types=error_types, callbacks=specs
         )
@@ -337,7 +287,7 @@ class JobHandle(Generic[T]):
     def cancel(self) -> None:
         """Ask the workers to cancel the job; requests that already ran keep their results."""
         self._rt.store.request_cancel(self.id)
-        self._rt.send("batchline.cancel_job", self.id)
+        self._rt.send(CANCEL_JOB, self.id)
 
     def delete(self) -> int:
         """Remove the job and its results from Redis (provider batches are left alone)."""
@@ -353,13 +303,13 @@ def get_job(job_id: str, app: Celery | None = None) -> JobHandle[Any]:
 
 def list_jobs(limit: int = 20, app: Celery | None = None) -> list[Job]:
     """The most recent jobs, newest first (expired records are skipped and pruned)."""
-    rt = _runtime(app or _default_app())
+    rt = _runtime(app or default_app())
     jobs: list[Job] = []
     for job_id in rt.store.list_ids(limit=limit):
         if rt.store.exists(job_id):
             jobs.append(rt.store.load(job_id))
         else:
-            rt.redis.zrem(rt.keys.jobs, job_id)
+            rt.store.forget(job_id)
     return jobs
 
 

@@ -1,86 +1,27 @@
-"""The Celery app, built in one place from settings: ``celery -A batchline.workers.app worker``.
+"""The Celery app with batchline's tasks: ``celery -A batchline.workers.app worker``.
 
-The configuration makes failures visible rather than silent: JSON only (a pickle payload is
-code execution for whoever can write to the broker), late acks with redelivery when a worker
-dies, one unacknowledged message per worker, a visibility timeout longer than any task or
-retry, time limits, and task events for Flower.
+The app and its configuration are built in ``batchline.workers.appbase`` (see there for why
+each setting is there); this module registers the tasks on it and sits at the top of the
+package, since the tasks reach every layer of the workers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
 from celery.signals import worker_init
 
 from batchline.batching.providers import PROVIDERS, provider_class
-from batchline.workers.runtime import Runtime
+from batchline.workers.appbase import BatchlineCelery, celery_config, default_app, new_app
 from batchline.workers.settings import WorkerSettings, get_worker_settings
-from batchline.workers.tasks import POLL_PROVIDER, register_tasks
+from batchline.workers.tasks import register_tasks
 
-
-class BatchlineCelery(Celery):  # type: ignore[misc]
-    """A Celery app that carries batchline's ``runtime`` (settings, Redis, job store)."""
-
-    runtime: Runtime
-
-
-def celery_config(settings: WorkerSettings) -> dict[str, Any]:
-    """Celery settings for batchline (see the module docstring for why each is there)."""
-    transport: dict[str, Any] = {
-        "visibility_timeout": settings.visibility_timeout,
-        "unacked_restore_interval": settings.unacked_restore_interval,
-        "unacked_restore_throttle": 1,
-    }
-    backend: dict[str, Any] = {}
-    if settings.broker_key_prefix:
-        transport["global_keyprefix"] = settings.broker_key_prefix
-        backend["global_keyprefix"] = settings.broker_key_prefix
-    poll_every = settings.poll_interval
-    return {
-        "broker_url": settings.redis_url,
-        "result_backend": settings.redis_url,
-        "task_serializer": "json",
-        "result_serializer": "json",
-        "event_serializer": "json",
-        "accept_content": ["json"],
-        "result_accept_content": ["json"],
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
-        "broker_transport_options": transport,
-        "result_backend_transport_options": backend,
-        "task_time_limit": settings.task_time_limit,
-        "task_soft_time_limit": max(1, settings.task_time_limit - 60),
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
-        "task_track_started": True,
-        "broker_connection_retry_on_startup": True,
-        "result_expires": settings.result_expires,
-        "task_default_queue": settings.queue,
-        "task_routes": {"batchline.*": {"queue": settings.queue}},
-        "worker_concurrency": settings.worker_concurrency,
-        "worker_pool": "threads",
-        "beat_schedule": {
-            f"batchline-poll-{provider}": {
-                "task": POLL_PROVIDER,
-                "schedule": poll_every,
-                "args": (provider,),
-                # A tick that waited longer than one interval in the queue is stale: drop it.
-                "options": {"queue": settings.queue, "expires": max(poll_every, 1.0)},
-            }
-            for provider in PROVIDERS
-        },
-        "timezone": "UTC",
-    }
+__all__ = ["BatchlineCelery", "app", "celery_config", "create_app"]
 
 
 def create_app(settings: WorkerSettings | None = None) -> BatchlineCelery:
     """A Celery app for ``settings`` with batchline's tasks registered on it."""
-    settings = settings or get_worker_settings()
-    app = BatchlineCelery("batchline", set_as_current=False)
-    app.conf.update(celery_config(settings))
-    app.runtime = Runtime(settings, app)
+    app = new_app(settings or get_worker_settings())
     register_tasks(app)
     return app
 
@@ -95,4 +36,5 @@ def import_provider_sdks(**_: Any) -> None:
 
 
 #: The app ``celery -A batchline.workers.app`` and ``enqueue_batch`` use, from the environment.
-app = create_app()
+app = default_app()
+register_tasks(app)

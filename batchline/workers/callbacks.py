@@ -11,6 +11,10 @@ Webhooks are signed like Stripe's: ``X-Batchline-Signature: sha256=<hex>`` is HM
 ``BATCHLINE_WEBHOOK_SECRET`` over ``f"{timestamp}.".encode() + body``, and
 ``X-Batchline-Timestamp`` carries that timestamp, so a captured request cannot be replayed
 later with a fresh timestamp. ``verify_signature`` checks both.
+
+What a callback *is* (``CallbackSpec``, ``@on_batch_complete``) lives in ``callbackspec``, below
+the job record; this module fires them, above the job API, since a function callback is handed
+a ``JobHandle``. Its bookkeeping in Redis is ``stores.callbacks``.
 """
 
 from __future__ import annotations
@@ -19,20 +23,45 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import httpx
 import orjson
 
-from batchline.errors import BatchlineError, InvalidRequestError
+from batchline.errors import CallbackError, PermanentCallbackError
+from batchline.workers.api import JobHandle
+from batchline.workers.callbackspec import (
+    CallbackKind,
+    CallbackSpec,
+    CallbackState,
+    CallbackStatus,
+    as_spec,
+    function,
+    on_batch_complete,
+    resolve_function,
+    task,
+    webhook,
+)
 from batchline.workers.jobs import Job, JobState
+from batchline.workers.runtime import Runtime
+from batchline.workers.tasknames import RUN_CALLBACK
 
-if TYPE_CHECKING:
-    from batchline.workers.api import JobHandle
-    from batchline.workers.runtime import Runtime
+__all__ = [
+    "CallbackKind",
+    "CallbackSpec",
+    "FireResult",
+    "as_spec",
+    "dispatch",
+    "fire",
+    "function",
+    "on_batch_complete",
+    "post_webhook",
+    "sign",
+    "task",
+    "verify_signature",
+    "webhook",
+]
 
 logger = logging.getLogger("batchline.workers")
 
@@ -44,130 +73,6 @@ EVENT_HEADER = "X-Batchline-Event"
 EVENT_JOB_FINISHED = "batchline.job.finished"
 #: Seconds a webhook signature stays acceptable (clock skew plus delivery delay).
 DEFAULT_TOLERANCE = 300
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class CallbackKind(StrEnum):
-    TASK = "task"
-    FUNCTION = "function"
-    WEBHOOK = "webhook"
-
-
-class CallbackError(BatchlineError):
-    """A callback failed; it will be retried."""
-
-
-class PermanentCallbackError(CallbackError):
-    """A callback failed in a way retrying cannot fix (no secret, a 4xx, not registered)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackSpec:
-    """What to call when a job finishes. Stored in the job record, so no secrets in here."""
-
-    kind: CallbackKind
-    #: Celery task name, ``module:function`` import path, or webhook URL.
-    target: str
-    #: Queue for a Celery task callback (None = the app's routing).
-    queue: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind.value}:{self.target}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "target": self.target, "queue": self.queue}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CallbackSpec:
-        return cls(CallbackKind(data["kind"]), str(data["target"]), data.get("queue"))
-
-
-def task(name: str, *, queue: str | None = None) -> CallbackSpec:
-    """Send Celery task ``name`` with ``(job_id, summary)`` when the job finishes."""
-    return CallbackSpec(CallbackKind.TASK, name, queue)
-
-
-def webhook(url: str) -> CallbackSpec:
-    """POST the job summary, signed, to ``url`` when the job finishes."""
-    if not url.startswith(("http://", "https://")):
-        raise InvalidRequestError(f"a webhook URL must start with http:// or https://, got {url!r}")
-    return CallbackSpec(CallbackKind.WEBHOOK, url)
-
-
-def function(target: Callable[..., Any] | str) -> CallbackSpec:
-    """Call a function registered with ``@on_batch_complete`` (or its import path)."""
-    path = target if isinstance(target, str) else _registered_path(target)
-    return CallbackSpec(CallbackKind.FUNCTION, path)
-
-
-def as_spec(value: CallbackSpec | Callable[..., Any] | str) -> CallbackSpec:
-    """Accept a spec, a decorated function, a webhook URL, or a Celery task name."""
-    if isinstance(value, CallbackSpec):
-        return value
-    if callable(value):
-        return function(value)
-    if isinstance(value, str) and "://" in value:
-        return webhook(value)  # http(s) only: anything else is refused there
-    if isinstance(value, str) and value:
-        return task(value)
-    raise InvalidRequestError(f"not a callback: {value!r}")
-
-
-# -- registered functions -----------------------------------------------------------------------
-_REGISTRY: dict[str, Callable[[JobHandle[Any]], Any]] = {}
-
-
-def on_batch_complete(func: F) -> F:
-    """Register ``func(job: JobHandle)`` as a completion callback.
-
-    It is registered under its import path (``module:qualname``), which is how workers find
-    it: define it at module level in a module the workers can import. Only decorated
-    functions can be called this way, so a job record cannot make a worker call anything else.
-    """
-    from batchline.errors import ResponseModelError
-
-    qualname = getattr(func, "__qualname__", "")
-    module = getattr(func, "__module__", "")
-    if "<locals>" in qualname or module in ("__main__", "__mp_main__"):
-        raise ResponseModelError(
-            f"{module}.{qualname}: a completion callback must be defined at module level in an "
-            "importable module, so that workers can import it"
-        )
-    path = f"{module}:{qualname}"
-    _REGISTRY[path] = func
-    func.__batchline_callback__ = path  # type: ignore[attr-defined]
-    return func
-
-
-def _registered_path(func: Callable[..., Any]) -> str:
-    path = getattr(func, "__batchline_callback__", None)
-    if not isinstance(path, str):
-        raise InvalidRequestError(
-            f"{func!r} is not a registered callback: decorate it with @on_batch_complete"
-        )
-    return path
-
-
-def resolve_function(path: str) -> Callable[[JobHandle[Any]], Any]:
-    """Find a registered callback, importing its module first if this process has not."""
-    if path not in _REGISTRY:
-        import importlib
-
-        module_name = path.partition(":")[0]
-        try:
-            importlib.import_module(module_name)
-        except ImportError as exc:
-            raise PermanentCallbackError(
-                f"cannot import callback module {module_name!r}: {exc}"
-            ) from exc
-    try:
-        return _REGISTRY[path]
-    except KeyError:
-        raise PermanentCallbackError(
-            f"{path} is not registered with @on_batch_complete in the worker"
-        ) from None
 
 
 # -- signatures ---------------------------------------------------------------------------------
@@ -213,10 +118,10 @@ class FireResult(StrEnum):
 def dispatch(rt: Runtime, job: Job) -> None:
     """Send one ``run_callback`` task per callback that has not ended; finish the job when
     there is nothing (left) to run."""
-    finished = rt.redis.smembers(rt.keys.callbacks_finished(job.id))
+    finished = rt.callbacks.finished(job.id)
     for index in range(len(job.callbacks)):
-        if str(index) not in finished:
-            rt.send("batchline.run_callback", job.id, index)
+        if index not in finished:
+            rt.send(RUN_CALLBACK, job.id, index)
     if len(finished) >= len(job.callbacks):
         rt.store.transition(job, JobState.CALLBACKS_DONE)
 
@@ -225,18 +130,17 @@ def fire(
     rt: Runtime, job_id: str, index: int, *, owner: str, attempt: int
 ) -> tuple[FireResult, str]:
     """Run callback ``index`` of a job once; return what happened and the error, if any."""
-    marker = rt.keys.callback_marker(job_id, index)
     mine = f"running:{owner}"
-    if not rt.redis.set(marker, mine, nx=True):
-        current = str(rt.redis.get(marker) or "")
+    if not rt.callbacks.take(job_id, index, mine):
+        current = rt.callbacks.marker(job_id, index)
         if current.startswith(("done:", "failed:")):
             _finish(rt, job_id, index)  # in case its task died between marker and bookkeeping
             return FireResult.SKIPPED, ""
         if current != mine:
             return FireResult.SKIPPED, ""  # another task owns this callback
     job = rt.store.load(job_id)
-    spec = CallbackSpec.from_dict(job.callbacks[index])
-    _record(rt, job_id, index, spec, "running", attempt + 1, "")
+    spec = job.callbacks[index]
+    _record(rt, job_id, index, spec, CallbackState.RUNNING, attempt + 1)
     try:
         _invoke(rt, job, spec, index)
     except Exception as exc:
@@ -244,7 +148,8 @@ def fire(
         give_up = isinstance(exc, PermanentCallbackError) or (
             attempt + 1 >= rt.settings.callback_max_retries
         )
-        _record(rt, job_id, index, spec, "failed" if give_up else "retrying", attempt + 1, message)
+        state = CallbackState.FAILED if give_up else CallbackState.RETRYING
+        _record(rt, job_id, index, spec, state, attempt + 1, message)
         rt.store.record_error(job_id, f"callback {spec.label} failed: {message}")
         logger.warning(
             "job=%s callback=%s attempt=%d failed%s: %s",
@@ -256,18 +161,16 @@ def fire(
         )
         if not give_up:
             return FireResult.RETRY, message
-        rt.redis.set(marker, f"failed:{time.time()!r}")
+        rt.callbacks.mark(job_id, index, f"failed:{time.time()!r}")
         _finish(rt, job_id, index)
         return FireResult.FAILED, message
-    rt.redis.set(marker, f"done:{time.time()!r}")
-    _record(rt, job_id, index, spec, "done", attempt + 1, "")
+    rt.callbacks.mark(job_id, index, f"done:{time.time()!r}")
+    _record(rt, job_id, index, spec, CallbackState.DONE, attempt + 1)
     _finish(rt, job_id, index)
     return FireResult.DONE, ""
 
 
 def _invoke(rt: Runtime, job: Job, spec: CallbackSpec, index: int) -> None:
-    from batchline.workers.api import JobHandle
-
     handle: JobHandle[Any] = JobHandle(job.id, rt.app)
     if spec.kind is CallbackKind.FUNCTION:
         resolve_function(spec.target)(handle)
@@ -312,34 +215,21 @@ def post_webhook(rt: Runtime, url: str, summary: dict[str, Any], *, delivery: st
 
 
 def _record(
-    rt: Runtime, job_id: str, index: int, spec: CallbackSpec, state: str, attempts: int, error: str
+    rt: Runtime,
+    job_id: str,
+    index: int,
+    spec: CallbackSpec,
+    state: CallbackState,
+    attempts: int,
+    error: str = "",
 ) -> None:
-    entry = {
-        **spec.to_dict(),
-        "state": state,
-        "attempts": attempts,
-        "last_error": error,
-        "updated_at": time.time(),
-    }
-    rt.redis.hset(rt.keys.callbacks(job_id), str(index), orjson.dumps(entry).decode())
+    status = CallbackStatus.of(spec, state, attempts, error, time.time())
+    rt.callbacks.record(job_id, index, status)
 
 
 def _finish(rt: Runtime, job_id: str, index: int) -> None:
-    finished_key = rt.keys.callbacks_finished(job_id)
-    rt.redis.sadd(finished_key, str(index))
+    ended = rt.callbacks.finish(job_id, index)
     job = rt.store.load(job_id)
-    if rt.redis.scard(finished_key) >= len(job.callbacks):
-        ttl = rt.settings.results_ttl
-        pipe = rt.redis.pipeline(transaction=False)
-        pipe.expire(finished_key, ttl)
-        pipe.expire(rt.keys.callbacks(job_id), ttl)
-        for i in range(len(job.callbacks)):
-            pipe.expire(rt.keys.callback_marker(job_id, i), ttl)
-        pipe.execute()
+    if ended >= len(job.callbacks):
+        rt.callbacks.expire(job_id, len(job.callbacks), rt.settings.results_ttl)
         rt.store.transition(job, JobState.CALLBACKS_DONE)
-
-
-def callback_states(rt: Runtime, job_id: str) -> list[dict[str, Any]]:
-    """Each callback's recorded state, in order (for summaries and the CLI)."""
-    raw = rt.redis.hgetall(rt.keys.callbacks(job_id))
-    return [orjson.loads(raw[key]) for key in sorted(raw, key=int)]

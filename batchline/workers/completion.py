@@ -1,9 +1,8 @@
 """Storing a finished job's results: every request accounted for exactly once, then callbacks.
 
 Results stream from the provider a line at a time (``BatchProcessor.iter_results`` with the
-shard's expected custom ids, so unanswered requests come back as typed errors) and go to one
-Redis hash per job, keyed by custom id, in pipelined chunks. Keying by custom id is what makes
-a redelivered completion harmless: writing a result twice leaves one entry.
+shard's expected custom ids, so unanswered requests come back as typed errors) and go to the
+result store (``stores.results``), keyed by custom id, so a redelivered completion is harmless.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import redis
 
 from batchline.batching.results import BatchError, ErrorType
 from batchline.batching.status import RESULT_BEARING_STATUSES, BatchStatus
@@ -29,9 +27,6 @@ from batchline.workers.jobs import (
     shard_custom_ids,
 )
 from batchline.workers.runtime import Runtime
-
-#: Result lines kept for inspection when their custom id matches no request of the job.
-UNMATCHED_KEEP = 100
 
 
 def complete_job(rt: Runtime, job_id: str, *, give_up: str = "") -> JobState:
@@ -59,14 +54,14 @@ def complete_job(rt: Runtime, job_id: str, *, give_up: str = "") -> JobState:
             counts=counts,
         )
     totals = _totals(store.load_shards(job))
-    stored = int(rt.redis.hlen(rt.keys.results(job.id)))
+    stored = rt.results.count(job.id)
     if stored != job.request_count:
         store.record_error(
             job.id, f"accounting: {stored} results stored for {job.request_count} requests"
         )
     if job.results_path:
         write_results_file(rt, job)
-    _expire_job(rt, job)
+    store.expire(job, rt.settings.results_ttl)
     store.transition(job, JobState.RESULTS_STORED, counts=totals)
     callbacks.dispatch(rt, store.load(job_id))
     return JobState.RESULTS_STORED
@@ -79,30 +74,19 @@ def store_shard_results(
     expected = list(shard_custom_ids(job.id, shard))
     expected_set = set(expected)
     counts: Counter[str] = Counter()
-    results_key = rt.keys.results(job.id)
-    ttl = rt.settings.results_ttl
-    pipe = rt.redis.pipeline(transaction=False)
-    pending = 0
+    settings = rt.settings
+    writer = rt.results.writer(
+        job.id, ttl=settings.results_ttl, chunk_size=settings.results_chunk_size
+    )
     for data in _shard_results(rt, job, shard, expected, give_up):
         if data["custom_id"] not in expected_set:
             counts["unmatched"] += 1
-            pipe.rpush(rt.keys.unmatched(job.id), _dumps(data))
-            pipe.ltrim(rt.keys.unmatched(job.id), 0, UNMATCHED_KEEP - 1)
+            writer.put_unmatched(data)
             continue
         counts["succeeded" if data["success"] else str(data["error_type"])] += 1
-        pipe.hset(results_key, data["custom_id"], _dumps(data))
-        pending += 1
-        if pending >= rt.settings.results_chunk_size:
-            flush_results(pipe, results_key, ttl)
-            pending = 0
-    flush_results(pipe, results_key, ttl)
+        writer.put(data)
+    writer.flush()
     return dict(counts)
-
-
-def flush_results(pipe: redis.client.Pipeline, results_key: str, ttl: int) -> None:
-    """Send one chunk of result writes in a single round trip (and keep the TTL fresh)."""
-    pipe.expire(results_key, ttl)
-    pipe.execute()
 
 
 def _shard_results(
@@ -112,7 +96,7 @@ def _shard_results(
     if give_up:
         yield from _keep_stored(rt, job, expected, give_up)
         return
-    if shard.batch_id and shard.status in {s.value for s in RESULT_BEARING_STATUSES}:
+    if shard.batch_id and shard.status in RESULT_BEARING_STATUSES:
         # Reading results takes two calls at least: the batch, then its result file.
         rt.limiter.acquire(job.provider, calls=2)
         processor = rt.processor(job)
@@ -120,9 +104,10 @@ def _shard_results(
             yield result.to_dict()
         return
     # No provider batch, or one that failed as a whole: every request gets the batch's error.
-    cancelled = shard.status == BatchStatus.CANCELLED.value
+    cancelled = shard.status is BatchStatus.CANCELLED
     error_type = ErrorType.CANCELLED if cancelled else ErrorType.PROVIDER_ERROR
-    message = shard.error or f"the provider batch ended as {shard.status or 'failed'}"
+    ended_as = shard.status.value if shard.status else "failed"
+    message = shard.error or f"the provider batch ended as {ended_as}"
     for cid in expected:
         yield BatchError(custom_id=cid, error_type=error_type, error_message=message).to_dict()
 
@@ -132,12 +117,11 @@ def _keep_stored(
 ) -> Iterator[dict[str, Any]]:
     """Results already stored by an earlier attempt, and an error for every other request."""
     chunk = rt.settings.results_chunk_size
-    results_key = rt.keys.results(job.id)
     for first in range(0, len(expected), chunk):
         part = expected[first : first + chunk]
-        for custom_id, raw in zip(part, rt.redis.hmget(results_key, part), strict=True):
-            if raw:
-                yield orjson.loads(raw)
+        for custom_id, stored in zip(part, rt.results.get_many(job.id, part), strict=True):
+            if stored is not None:
+                yield stored
             else:
                 yield BatchError(
                     custom_id=custom_id, error_type=ErrorType.MISSING, error_message=message
@@ -153,40 +137,9 @@ def _totals(shards: list[Shard]) -> dict[str, int]:
     return dict(totals)
 
 
-def iter_stored(rt: Runtime, job: Job, shards: list[Shard]) -> Iterator[dict[str, Any]]:
-    """Stored results in request order, read in chunks (``None`` where one is missing)."""
-    results_key = rt.keys.results(job.id)
-    chunk = rt.settings.results_chunk_size
-    for shard in shards:
-        ids = list(shard_custom_ids(job.id, shard))
-        for first in range(0, len(ids), chunk):
-            part = ids[first : first + chunk]
-            for custom_id, raw in zip(part, rt.redis.hmget(results_key, part), strict=True):
-                yield orjson.loads(raw) if raw else {"custom_id": custom_id, "missing": True}
-
-
 def write_results_file(rt: Runtime, job: Job) -> None:
     """Write every result as JSONL to ``job.results_path``, in request order, atomically."""
     with atomic_file(job.results_path) as sink:
-        for item in iter_stored(rt, job, rt.store.load_shards(job)):
+        shards = rt.store.load_shards(job)
+        for item in rt.results.iter_stored(job, shards, rt.settings.results_chunk_size):
             sink.write(orjson.dumps(item) + b"\n")
-
-
-def _expire_job(rt: Runtime, job: Job) -> None:
-    """Results, the record and the requests (which a retry of the failed ones reads again)
-    live ``results_ttl`` seconds."""
-    ttl = rt.settings.results_ttl
-    pipe = rt.redis.pipeline(transaction=False)
-    pipe.expire(rt.keys.requests(job.id), ttl)
-    pipe.expire(rt.keys.retry_ids(job.id), ttl)
-    pipe.expire(rt.keys.job(job.id), ttl)
-    pipe.expire(rt.keys.results(job.id), ttl)
-    pipe.expire(rt.keys.unmatched(job.id), ttl)
-    for index in range(job.shard_count):
-        pipe.expire(rt.keys.shard(job.id, index), ttl)
-        pipe.expire(rt.keys.submit_claim(job.id, index), ttl)
-    pipe.execute()
-
-
-def _dumps(data: dict[str, Any]) -> str:
-    return orjson.dumps(data, default=str).decode()

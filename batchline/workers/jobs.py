@@ -1,4 +1,4 @@
-"""The job record and its state machine (stored by ``batchline.workers.store``).
+"""The job record and its state machine (stored by ``batchline.workers.stores.jobs``).
 
 A job is one ``enqueue_batch`` call. It is split into shards, each one provider batch. The job
 moves forward only through ``JobStore.transition``, a compare-and-set in Redis: a task that runs
@@ -11,6 +11,9 @@ twice (Celery delivers at least once) finds the job already moved and does nothi
 
 Shards have their own small vocabulary (``ShardState``) so that tasks working on different
 shards of one job never write the same Redis field.
+
+Records hold typed values (states, statuses, callback specs); ``batchline.workers.codec``
+turns them into strings at the Redis edge, by one loop over their fields.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import orjson
 
 from batchline.batching.status import BatchStatus
-from batchline.errors import BatchlineError
+from batchline.workers.callbackspec import CallbackSpec
 
 logger = logging.getLogger("batchline.jobs")
 
@@ -83,13 +86,6 @@ class ShardState(StrEnum):
     STORED = "stored"
 
 
-class JobNotFoundError(BatchlineError, KeyError):
-    """No job with that id (never enqueued, deleted, or in another key prefix)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "job not found"
-
-
 @dataclass(slots=True)
 class Shard:
     """One provider batch of a job: requests ``start`` to ``end`` (exclusive)."""
@@ -99,8 +95,8 @@ class Shard:
     end: int
     state: ShardState = ShardState.PENDING
     batch_id: str = ""
-    #: batchline's normalised status of the provider batch (``BatchStatus``), once known.
-    status: str = ""
+    #: batchline's normalised status of the provider batch, once known.
+    status: BatchStatus | None = None
     provider_status: str = ""
     error: str = ""
     counts: dict[str, int] = field(default_factory=dict)
@@ -109,35 +105,6 @@ class Shard:
     @property
     def size(self) -> int:
         return self.end - self.start
-
-    def to_redis(self) -> dict[str, str]:
-        return {
-            "index": str(self.index),
-            "start": str(self.start),
-            "end": str(self.end),
-            "state": self.state.value,
-            "batch_id": self.batch_id,
-            "status": self.status,
-            "provider_status": self.provider_status,
-            "error": self.error,
-            "counts": orjson.dumps(self.counts).decode(),
-            "poll_failures": str(self.poll_failures),
-        }
-
-    @classmethod
-    def from_redis(cls, data: dict[str, str]) -> Shard:
-        return cls(
-            index=int(data["index"]),
-            start=int(data["start"]),
-            end=int(data["end"]),
-            state=ShardState(data.get("state") or ShardState.PENDING),
-            batch_id=data.get("batch_id", ""),
-            status=data.get("status", ""),
-            provider_status=data.get("provider_status", ""),
-            error=data.get("error", ""),
-            counts=orjson.loads(data.get("counts") or "{}"),
-            poll_failures=int(data.get("poll_failures") or 0),
-        )
 
 
 @dataclass(slots=True)
@@ -154,8 +121,7 @@ class Job:
     temperature: float | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     provider_options: dict[str, Any] = field(default_factory=dict)
-    #: Callback specs as plain dicts (``CallbackSpec.to_dict``).
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: list[CallbackSpec] = field(default_factory=list)
     #: Where the requests are when they are not in Redis (a path workers can read).
     requests_path: str = ""
     #: Where workers also write the results as JSONL, when asked.
@@ -163,7 +129,8 @@ class Job:
     #: The job whose failed requests this job retries ("" for a first run).
     retry_of: str = ""
     shard_count: int = 0
-    outcome: str = ""
+    #: How the provider side ended (one of ``OUTCOME_STATES``), once it has.
+    outcome: JobState | None = None
     last_error: str = ""
     cancel_requested: bool = False
     counts: dict[str, int] = field(default_factory=dict)
@@ -171,68 +138,6 @@ class Job:
     updated_at: float = 0.0
     submitted_at: float = 0.0
     finished_at: float = 0.0
-
-    def to_redis(self) -> dict[str, str]:
-        def number(value: float) -> str:
-            return repr(value) if value else ""
-
-        return {
-            "id": self.id,
-            "model": self.model,
-            "provider": self.provider,
-            "response_model": self.response_model,
-            "request_count": str(self.request_count),
-            "state": self.state.value,
-            "max_tokens": str(self.max_tokens),
-            "temperature": "" if self.temperature is None else repr(self.temperature),
-            "metadata": orjson.dumps(self.metadata).decode(),
-            "provider_options": orjson.dumps(self.provider_options).decode(),
-            "callbacks": orjson.dumps(self.callbacks).decode(),
-            "requests_path": self.requests_path,
-            "results_path": self.results_path,
-            "retry_of": self.retry_of,
-            "shard_count": str(self.shard_count),
-            "outcome": self.outcome,
-            "last_error": self.last_error,
-            "cancel_requested": "1" if self.cancel_requested else "",
-            "counts": orjson.dumps(self.counts).decode(),
-            "created_at": number(self.created_at),
-            "updated_at": number(self.updated_at or self.created_at),
-            "submitted_at": number(self.submitted_at),
-            "finished_at": number(self.finished_at),
-        }
-
-    @classmethod
-    def from_redis(cls, data: dict[str, str]) -> Job:
-        def number(name: str) -> float:
-            return float(data.get(name) or 0.0)
-
-        temperature = data.get("temperature")
-        return cls(
-            id=data["id"],
-            model=data["model"],
-            provider=data["provider"],
-            response_model=data["response_model"],
-            request_count=int(data["request_count"]),
-            state=JobState(data["state"]),
-            max_tokens=int(data.get("max_tokens") or 1000),
-            temperature=float(temperature) if temperature else None,
-            metadata=orjson.loads(data.get("metadata") or "{}"),
-            provider_options=orjson.loads(data.get("provider_options") or "{}"),
-            callbacks=orjson.loads(data.get("callbacks") or "[]"),
-            requests_path=data.get("requests_path", ""),
-            results_path=data.get("results_path", ""),
-            retry_of=data.get("retry_of", ""),
-            shard_count=int(data.get("shard_count") or 0),
-            outcome=data.get("outcome", ""),
-            last_error=data.get("last_error", ""),
-            cancel_requested=bool(data.get("cancel_requested")),
-            counts=orjson.loads(data.get("counts") or "{}"),
-            created_at=number("created_at"),
-            updated_at=number("updated_at"),
-            submitted_at=number("submitted_at"),
-            finished_at=number("finished_at"),
-        )
 
 
 def custom_id(job_id: str, shard: int, index: int) -> str:
@@ -258,7 +163,7 @@ def shard_custom_ids(job_id: str, shard: Shard) -> Iterator[str]:
     return (custom_id(job_id, shard.index, i) for i in range(shard.start, shard.end))
 
 
-def outcome_of(statuses: Iterable[str]) -> JobState:
+def outcome_of(statuses: Iterable[BatchStatus | None]) -> JobState:
     """The job outcome from its shards' final statuses: the worst one wins.
 
     A single failed shard marks the job failed (its requests have no answers); otherwise an
@@ -270,17 +175,17 @@ def outcome_of(statuses: Iterable[str]) -> JobState:
         (BatchStatus.EXPIRED, JobState.EXPIRED),
         (BatchStatus.CANCELLED, JobState.CANCELLED),
     ):
-        if status.value in seen:
+        if status in seen:
             return state
     return JobState.COMPLETED
 
 
-def log_state_change(job: Job, previous: str) -> None:
+def log_state_change(job: Job, previous: JobState | None) -> None:
     """One structured line per state change: readable as logfmt, and as fields in ``extra``."""
     fields: dict[str, Any] = {
         "job_id": job.id,
         "provider": job.provider,
-        "from_state": previous,
+        "from_state": previous.value if previous else "",
         "state": job.state.value,
         "requests": job.request_count,
         "shards": job.shard_count,

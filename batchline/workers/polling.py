@@ -1,10 +1,10 @@
 """Watching provider batches: one beat tick per provider over a sorted set of pending shards.
 
-Each pending shard is a member ``{job_id}:{shard}`` of ``pending:{provider}``, scored by when it
-should next be polled. A tick claims the due members by pushing their score ``poll_lease``
-seconds ahead (one Lua call, so two ticks never claim the same shard), polls them, and writes
-the next poll time as the new score; it claims ``poll_batch`` at a time until none is due.
-A poller that dies simply lets its lease run out.
+Each pending shard is a member ``{job_id}:{shard}`` of the provider's poll schedule
+(``stores.polls``), scored by when it should next be polled. A tick claims the due members by
+pushing their score ``poll_lease`` seconds ahead (so two ticks never claim the same shard),
+polls them, and writes the next poll time as the new score; it claims ``poll_batch`` at a time
+until none is due. A poller that dies simply lets its lease run out.
 
 With several shards due, one call to the provider's list endpoint answers most of them; only
 the ones it does not show are fetched one by one.
@@ -16,8 +16,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-
-import redis
 
 from batchline.batching.providers.base import BatchInfo, Provider
 from batchline.batching.status import BatchStatus
@@ -31,20 +29,14 @@ from batchline.workers.jobs import (
     outcome_of,
 )
 from batchline.workers.runtime import Runtime
+from batchline.workers.stores.base import Pipeline
+from batchline.workers.stores.polls import member, parse_member
+from batchline.workers.tasknames import COMPLETE_JOB
 
 logger = logging.getLogger("batchline.workers")
 
 #: Most batches one list call may ask for; beyond this, single gets are cheaper to reason about.
 LIST_LIMIT = 1000
-
-# Take up to ARGV[3] members due at ARGV[1] and lease them until ARGV[2].
-_CLAIM_DUE = """
-local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[3])
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], ARGV[2], member)
-end
-return due
-"""
 
 
 @dataclass(slots=True)
@@ -69,10 +61,6 @@ class PollReport:
         }
 
 
-def member(job_id: str, shard: int) -> str:
-    return f"{job_id}:{shard}"
-
-
 def schedule(
     rt: Runtime,
     provider: str,
@@ -81,12 +69,11 @@ def schedule(
     *,
     delay: float,
     since: float | None = None,
-    pipe: redis.client.Pipeline | None = None,
+    pipe: Pipeline | None = None,
 ) -> None:
     """(Re)schedule a shard's next poll ``delay`` seconds after ``since`` (default: now)."""
     start = time.time() if since is None else since
-    target = pipe if pipe is not None else rt.redis
-    target.zadd(rt.keys.pending(provider), {member(job_id, shard): start + delay})
+    rt.polls.schedule(provider, job_id, shard, start + delay, pipe)
 
 
 def poll_provider(rt: Runtime, provider: str) -> PollReport:
@@ -95,11 +82,10 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
     lock_key = rt.keys.poll_lock(provider)
     token = uuid.uuid4().hex
     lock_ms = max(100, int(min(rt.settings.poll_interval, 30.0) * 1000))
-    if not rt.redis.set(lock_key, token, nx=True, px=lock_ms):
+    if not rt.claims.take(lock_key, token, ttl_ms=lock_ms):
         report.skipped = True
         return report
     try:
-        claim = rt.redis.register_script(_CLAIM_DUE)
         interval = rt.settings.poll_interval
         # Claims of poll_batch shards repeat until nothing is due, for up to half an interval,
         # so that more pending shards than poll_batch are still all polled at every tick. The
@@ -110,9 +96,11 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
             # The next poll is due one interval after this claim and ticks come every
             # interval: a shard due within half an interval is taken now rather than a whole
             # interval late (beat's ticks jitter by a few milliseconds either way).
-            due: list[str] = claim(
-                keys=[rt.keys.pending(provider)],
-                args=[now + interval / 2, now + rt.settings.poll_lease, rt.settings.poll_batch],
+            due = rt.polls.claim_due(
+                provider,
+                due_by=now + interval / 2,
+                lease_until=now + rt.settings.poll_lease,
+                limit=rt.settings.poll_batch,
             )
             report.due += len(due)
             if due:
@@ -120,27 +108,23 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
             if len(due) < rt.settings.poll_batch or time.time() >= budget_end:
                 break
     finally:
-        rt.store.compare_and_delete(lock_key, token)
+        rt.claims.compare_and_delete(lock_key, token)
     return report
 
 
 def _poll(
     rt: Runtime, provider_name: str, due: list[str], report: PollReport, *, claimed_at: float
 ) -> None:
-    pending_key = rt.keys.pending(provider_name)
-    pairs = []
-    for item in due:
-        job_id, _, index = item.rpartition(":")
-        pairs.append((job_id, int(index)))
+    pairs = [parse_member(item) for item in due]
     watched: list[tuple[Job, Shard]] = []
     for item, found in zip(due, rt.store.load_pairs(pairs), strict=True):
         if found is None:
-            rt.redis.zrem(pending_key, item)  # the job was deleted
+            rt.polls.drop(provider_name, item)  # the job was deleted
         elif found[1].state is ShardState.SUBMITTED:
             watched.append(found)
         else:  # ended before a crash cut the last tick short: finish what it started
             maybe_finish(rt, found[0].id, resend=True)
-            rt.redis.zrem(pending_key, item)
+            rt.polls.drop(provider_name, item)
     if not watched:
         return
     provider = rt.provider(provider_name, watched[0][0].model.partition("/")[2])
@@ -148,42 +132,41 @@ def _poll(
     # Shards still running (nearly all, each tick) are written back in one round trip, due
     # again one interval after the claim, not after now: polling took time, and the next tick
     # comes one interval after this one (counted from now, it would skip every other tick).
-    running = rt.redis.pipeline(transaction=False)
     interval = rt.settings.poll_interval
-    for job, shard in watched:
-        info = infos.get(shard.batch_id)
-        if info is None:
-            _failed_poll(rt, job, shard, failures.get(shard.batch_id), report)
-        elif info.status.is_terminal:
-            report.ended.append(member(job.id, shard.index))
-            _end(
-                rt,
-                job,
-                shard,
-                status=info.status.value,
-                provider_status=info.provider_status,
-                error=info.error or "",
-                poll_failures=0,
-            )
-        else:
-            rt.store.update_shard(
-                job.id,
-                shard.index,
-                running,
-                status=info.status.value,
-                provider_status=info.provider_status,
-                poll_failures=0,
-            )
-            schedule(
-                rt,
-                job.provider,
-                job.id,
-                shard.index,
-                delay=interval,
-                since=claimed_at,
-                pipe=running,
-            )
-    running.execute()
+    with rt.store.batch() as running:
+        for job, shard in watched:
+            info = infos.get(shard.batch_id)
+            if info is None:
+                _failed_poll(rt, job, shard, failures.get(shard.batch_id), report)
+            elif info.status.is_terminal:
+                report.ended.append(member(job.id, shard.index))
+                _end(
+                    rt,
+                    job,
+                    shard,
+                    status=info.status,
+                    provider_status=info.provider_status,
+                    error=info.error or "",
+                    poll_failures=0,
+                )
+            else:
+                rt.store.update_shard(
+                    job.id,
+                    shard.index,
+                    running,
+                    status=info.status,
+                    provider_status=info.provider_status,
+                    poll_failures=0,
+                )
+                schedule(
+                    rt,
+                    job.provider,
+                    job.id,
+                    shard.index,
+                    delay=interval,
+                    since=claimed_at,
+                    pipe=running,
+                )
 
 
 def _fetch(
@@ -218,7 +201,7 @@ def _end(rt: Runtime, job: Job, shard: Shard, **fields: object) -> None:
         job.id, shard.index, ShardState.ENDED, from_states=(ShardState.SUBMITTED,), **fields
     )
     maybe_finish(rt, job.id)
-    rt.redis.zrem(rt.keys.pending(job.provider), member(job.id, shard.index))
+    rt.polls.drop(job.provider, member(job.id, shard.index))
 
 
 def _failed_poll(
@@ -231,7 +214,7 @@ def _failed_poll(
             rt,
             job,
             shard,
-            status=BatchStatus.FAILED.value,
+            status=BatchStatus.FAILED,
             error=f"provider batch vanished: {error}",
         )
         return
@@ -260,13 +243,13 @@ def maybe_finish(rt: Runtime, job_id: str, *, resend: bool = False) -> bool:
         if any(s.state in (ShardState.PENDING, ShardState.SUBMITTED) for s in shards):
             return False
         outcome = outcome_of(s.status for s in shards)
-        fields: dict[str, object] = {"outcome": outcome.value, "finished_at": time.time()}
+        fields: dict[str, object] = {"outcome": outcome, "finished_at": time.time()}
         first_error = next((s.error for s in shards if s.error), "")
         if first_error:
             fields["last_error"] = first_error
         moved = store.transition(job, outcome, **fields)
         job = store.load(job_id)
     if job.state in OUTCOME_STATES and (moved or resend):
-        rt.send("batchline.complete_job", job_id)
+        rt.send(COMPLETE_JOB, job_id)
         return True
     return False

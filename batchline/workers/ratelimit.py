@@ -9,17 +9,14 @@ from __future__ import annotations
 import math
 import time
 
-import redis
-
-from batchline.workers.keys import Keys
+from batchline.workers.stores.rates import RateStore
 
 
 class RateLimiter:
     """Blocks a caller until its provider call fits in ``per_second`` calls a second."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, per_second: float) -> None:
-        self.redis = client
-        self.keys = keys
+    def __init__(self, counters: RateStore, per_second: float) -> None:
+        self.counters = counters
         self.per_second = per_second
 
     def acquire(self, provider: str, *, calls: int = 1, max_wait: float = 60.0) -> None:
@@ -32,11 +29,7 @@ class RateLimiter:
         while True:
             now = time.time()
             second = int(now)
-            key = self.keys.rate(provider, second)
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.incrby(key, calls)
-            pipe.expire(key, 5)
-            used, _ = pipe.execute()
-            if int(used) <= allowed or time.monotonic() > deadline:
+            used = self.counters.add(provider, second, calls)
+            if used <= allowed or time.monotonic() > deadline:
                 return
             time.sleep(second + 1 - now + 0.001)

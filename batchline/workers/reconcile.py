@@ -13,19 +13,11 @@ from typing import Any
 
 from batchline.batching.processor import BatchProcessor
 from batchline.batching.providers.base import BatchInfo
-from batchline.errors import BatchlineError
+from batchline.errors import BatchlineError, ClaimPending
 from batchline.workers.jobs import Job, Shard, custom_id_prefix
 from batchline.workers.runtime import META_JOB, META_SHARD, Runtime
 
 logger = logging.getLogger("batchline.workers")
-
-
-class ClaimPending(BatchlineError):
-    """Another attempt holds this shard's claim and may still be talking to the provider."""
-
-    def __init__(self, message: str, retry_in: float) -> None:
-        super().__init__(message)
-        self.retry_in = retry_in
 
 
 def reconcile(

@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from batchline.batching.providers.base import Message
 from batchline.batching.results import RETRYABLE_ERRORS, ErrorType
-from batchline.errors import BatchlineError, InvalidRequestError, ResultsNotReadyError
+from batchline.errors import (
+    InvalidRequestError,
+    RequestsExpiredError,
+    ResultsExpiredError,
+    ResultsNotReadyError,
+    RetryInProgressError,
+)
+from batchline.workers.callbackspec import CallbackSpec
 from batchline.workers.jobs import RESULTS_READY_STATES, Job, request_index
 from batchline.workers.payloads import read_requests
-
-if TYPE_CHECKING:
-    from batchline.workers.runtime import Runtime
+from batchline.workers.queueing import queue_job
+from batchline.workers.runtime import Runtime
 
 #: Seconds the claim lives while its retry job is being queued (then: as long as the results).
 CLAIM_PENDING_TTL = 60
@@ -35,12 +40,10 @@ def retry_failed(
     *,
     new_id: str,
     error_types: Iterable[ErrorType | str] = RETRYABLE_ERRORS,
-    callbacks: list[dict[str, object]] | None = None,
+    callbacks: list[CallbackSpec] | None = None,
 ) -> str:
     """Queue the failed requests of ``job_id`` as job ``new_id``; return the retry's id (an
     earlier retry's, if the job was retried already)."""
-    from batchline.workers.api import queue_job
-
     job = rt.store.load(job_id)
     if job.state not in RESULTS_READY_STATES:
         raise ResultsNotReadyError(
@@ -71,9 +74,9 @@ def retry_failed(
         # after that: the claim keeps naming it as long as the results live. Before that,
         # nothing exists and a later call may try again.
         if rt.store.exists(new_id):
-            rt.redis.set(claim, new_id, ex=rt.settings.results_ttl)
+            rt.claims.set(claim, new_id, ttl=rt.settings.results_ttl)
         else:
-            rt.store.compare_and_delete(claim, new_id)
+            rt.claims.compare_and_delete(claim, new_id)
     return new_id
 
 
@@ -85,17 +88,17 @@ def _claim(rt: Runtime, job_id: str, claim: str, new_id: str) -> str | None:
     """
     deadline = time.monotonic() + CLAIM_WAIT
     while True:
-        if rt.redis.set(claim, new_id, nx=True, ex=CLAIM_PENDING_TTL):
+        if rt.claims.take(claim, new_id, ttl=CLAIM_PENDING_TTL):
             return None
-        other = rt.redis.get(claim)
-        if other is not None and rt.store.exists(str(other)):
-            return str(other)
-        if other is not None and int(rt.redis.ttl(claim)) > CLAIM_PENDING_TTL:
+        other = rt.claims.get(claim)
+        if other is not None and rt.store.exists(other):
+            return other
+        if other is not None and rt.claims.ttl(claim) > CLAIM_PENDING_TTL:
             # A stored retry job that was deleted since: its claim no longer protects anything.
-            rt.store.compare_and_delete(claim, str(other))
+            rt.claims.compare_and_delete(claim, other)
             continue
         if time.monotonic() > deadline:
-            raise BatchlineError(
+            raise RetryInProgressError(
                 f"another retry of job {job_id} is being queued; ask again in a moment"
             )
         time.sleep(0.05)
@@ -106,24 +109,22 @@ def first_job_ids(rt: Runtime, job: Job) -> Callable[[str], str] | None:
     answers (kept beside it when it was queued); ``None`` for a first run."""
     if not job.retry_of:
         return None
-    first_ids = rt.redis.lrange(rt.keys.retry_ids(job.id), 0, -1)
-    return lambda custom_id: str(first_ids[request_index(custom_id)])
+    first_ids = rt.requests.retry_ids(job.id)
+    return lambda custom_id: first_ids[request_index(custom_id)]
 
 
 def _failed(rt: Runtime, job: Job, kinds: set[str]) -> tuple[list[int], list[str]]:
     """Request indexes and custom ids of the results that failed one of the ``kinds`` ways."""
-    from batchline.workers.completion import iter_stored
-
     indexes: list[int] = []
     custom_ids: list[str] = []
     # A retry of a retry answers the first job's requests: its ids pass through unchanged.
     to_first = first_job_ids(rt, job)
     shards = rt.store.load_shards(job)
     if len(shards) != job.shard_count:
-        raise BatchlineError(f"job {job.id}: its records have expired")
-    for data in iter_stored(rt, job, shards):
+        raise ResultsExpiredError(f"job {job.id}: its records have expired")
+    for data in rt.results.iter_stored(job, shards, rt.settings.results_chunk_size):
         if data.get("missing"):
-            raise BatchlineError(
+            raise ResultsExpiredError(
                 f"job {job.id}: its results have expired (after {rt.settings.results_ttl} s)"
             )
         if not data["success"] and str(data["error_type"]) in kinds:
@@ -145,7 +146,7 @@ def _requests_at(rt: Runtime, job: Job, indexes: list[int]) -> Iterator[list[Mes
     found = 0
     try:
         requests = read_requests(
-            rt.redis, rt.keys, job.id, job.requests_path, indexes[0], indexes[-1] + 1
+            rt.requests, job.id, job.requests_path, indexes[0], indexes[-1] + 1
         )
         for index, messages in enumerate(requests, start=indexes[0]):
             if index == target:
@@ -155,7 +156,7 @@ def _requests_at(rt: Runtime, job: Job, indexes: list[int]) -> Iterator[list[Mes
     except FileNotFoundError:
         pass
     if found != len(indexes):
-        raise BatchlineError(
+        raise RequestsExpiredError(
             f"job {job.id}: its requests are gone (they expire with its results), so its "
             "failures cannot be retried"
         )

@@ -1,4 +1,4 @@
-"""What every task needs, built once per Celery app: settings, Redis, keys, the job store,
+"""What every task needs, built once per Celery app: settings, Redis, keys, the stores,
 the rate limiter, and cached provider objects.
 
 Caching matters: building an SDK client per task would open a new connection pool per task.
@@ -21,7 +21,13 @@ from batchline.workers.jobs import Job
 from batchline.workers.keys import Keys
 from batchline.workers.ratelimit import RateLimiter
 from batchline.workers.settings import WorkerSettings
-from batchline.workers.store import JobStore
+from batchline.workers.stores.callbacks import CallbackStore
+from batchline.workers.stores.claims import ClaimStore
+from batchline.workers.stores.jobs import JobStore
+from batchline.workers.stores.polls import PollStore
+from batchline.workers.stores.rates import RateStore
+from batchline.workers.stores.requests import RequestStore
+from batchline.workers.stores.results import ResultStore
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -41,8 +47,14 @@ class Runtime:
             settings.redis_url, decode_responses=True, health_check_interval=30
         )
         self.keys = Keys(settings.key_prefix)
+        #: Job records and shards (the one store most tasks need, hence the short name).
         self.store = JobStore(self.redis, self.keys)
-        self.limiter = RateLimiter(self.redis, self.keys, settings.provider_rate_limit)
+        self.requests = RequestStore(self.redis, self.keys)
+        self.results = ResultStore(self.redis, self.keys)
+        self.callbacks = CallbackStore(self.redis, self.keys)
+        self.claims = ClaimStore(self.redis, self.keys)
+        self.polls = PollStore(self.redis, self.keys)
+        self.limiter = RateLimiter(RateStore(self.redis, self.keys), settings.provider_rate_limit)
         self._lock = threading.Lock()
         self._processors: dict[str, BatchProcessor[Any]] = {}
         self._providers: dict[tuple[str, str], Provider] = {}

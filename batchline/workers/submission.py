@@ -29,7 +29,12 @@ from typing import Any
 from batchline.batching.processor import BatchProcessor
 from batchline.batching.providers.base import RequestOptions
 from batchline.batching.status import BatchStatus
-from batchline.errors import BatchlineError, ProviderRejected, ProviderRetryableError
+from batchline.errors import (
+    BatchlineError,
+    ClaimPending,
+    ProviderRejected,
+    ProviderRetryableError,
+)
 from batchline.workers import polling
 from batchline.workers.jobs import (
     OUTCOME_STATES,
@@ -41,8 +46,9 @@ from batchline.workers.jobs import (
     shard_custom_ids,
 )
 from batchline.workers.payloads import read_requests
-from batchline.workers.reconcile import ClaimPending, cancel_duplicate, reconcile
+from batchline.workers.reconcile import cancel_duplicate, reconcile
 from batchline.workers.runtime import META_JOB, META_SHARD, Runtime
+from batchline.workers.tasknames import CANCEL_JOB, COMPLETE_JOB
 
 logger = logging.getLogger("batchline.workers")
 
@@ -145,7 +151,7 @@ def fail_pending_shards(rt: Runtime, job_id: str, message: str) -> None:
 
 def _adopt_last_chance(rt: Runtime, job: Job, shard: Shard) -> bool:
     """Before giving a shard up, look once more for a batch a timed-out call may have made."""
-    claim = str(rt.redis.get(rt.keys.submit_claim(job.id, shard.index)) or "")
+    claim = rt.claims.get(rt.keys.submit_claim(job.id, shard.index)) or ""
     if not claim.startswith(_CLAIMED):
         return False
     try:
@@ -166,7 +172,7 @@ def end_shard(rt: Runtime, job: Job, shard: Shard, status: BatchStatus, error: s
         shard.index,
         ShardState.ENDED,
         from_states=(ShardState.PENDING,),
-        status=status.value,
+        status=status,
         error=error,
     )
 
@@ -175,10 +181,10 @@ def end_shard(rt: Runtime, job: Job, shard: Shard, status: BatchStatus, error: s
 def submit_shard(rt: Runtime, job: Job, processor: BatchProcessor[Any], shard: Shard) -> None:
     claim_key = rt.keys.submit_claim(job.id, shard.index)
     token = f"{_CLAIMED}{socket.gethostname()}-{os.getpid()}:{uuid.uuid4().hex[:8]}:{time.time()!r}"
-    if rt.redis.set(claim_key, token, nx=True):
+    if rt.claims.take(claim_key, token):
         _call_and_record(rt, job, processor, shard, claim_key, token)
         return
-    current = str(rt.redis.get(claim_key) or "")
+    current = rt.claims.get(claim_key) or ""
     if current.startswith(_REJECTED):
         return  # refused by the provider: the shard is ending as failed
     if not current.startswith(_CLAIMED):
@@ -186,7 +192,7 @@ def submit_shard(rt: Runtime, job: Job, processor: BatchProcessor[Any], shard: S
         return
     found = reconcile(rt, job, processor, shard, claimed_at=_claim_time(current))
     if found is not None:
-        if not rt.store.compare_and_set(claim_key, current, found):
+        if not rt.claims.compare_and_set(claim_key, current, found):
             raise ClaimPending(f"shard {shard.index}'s claim changed under us", retry_in=0.5)
         logger.warning(
             "job=%s shard=%d: adopted provider batch %s left by an interrupted submit",
@@ -203,7 +209,7 @@ def submit_shard(rt: Runtime, job: Job, processor: BatchProcessor[Any], shard: S
             f"found yet, waiting before resubmitting",
             retry_in=min(rt.settings.submit_grace - age, rt.settings.retry_backoff_max),
         )
-    if not rt.store.compare_and_set(claim_key, current, token):
+    if not rt.claims.compare_and_set(claim_key, current, token):
         raise ClaimPending(f"shard {shard.index}'s claim changed under us", retry_in=0.5)
     logger.warning(
         "job=%s shard=%d: no provider batch %.0f s after claim %s; submitting again",
@@ -227,7 +233,7 @@ def _call_and_record(
         try:
             path = cleanup.enter_context(_shard_file(rt, job, processor, shard))
         except BaseException:
-            rt.store.compare_and_delete(claim_key, token)  # nothing reached the provider
+            rt.claims.compare_and_delete(claim_key, token)  # nothing reached the provider
             raise
         try:
             rt.limiter.acquire(job.provider)
@@ -236,7 +242,7 @@ def _call_and_record(
             if exc.status_code is not None:
                 # The provider answered with an error: it created nothing, so the claim can
                 # go. Without a status (a timeout) the batch may exist: the claim stays.
-                rt.store.compare_and_delete(claim_key, token)
+                rt.claims.compare_and_delete(claim_key, token)
             rt.store.record_error(job.id, f"submitting shard {shard.index}: {exc}")
             raise
         except BatchlineError as exc:
@@ -244,12 +250,12 @@ def _call_and_record(
             # provider created nothing, and asking again cannot help. The shard ends before
             # the claim says so, so that no other run mistakes the claim for a batch id.
             end_shard(rt, job, shard, BatchStatus.FAILED, str(exc))
-            rt.redis.set(claim_key, f"{_REJECTED}{time.time()!r}")
+            rt.claims.set(claim_key, f"{_REJECTED}{time.time()!r}")
             rt.store.record_error(job.id, f"shard {shard.index} rejected: {exc}")
             return
     # A failed swap is fine when a concurrent run found our batch and recorded it first.
-    swapped = rt.store.compare_and_set(claim_key, token, batch_id)
-    if not swapped and (owner := str(rt.redis.get(claim_key))) != batch_id:
+    swapped = rt.claims.compare_and_set(claim_key, token, batch_id)
+    if not swapped and (owner := str(rt.claims.get(claim_key))) != batch_id:
         # We outlived ``submit_grace``: another attempt took the claim over and owns the shard.
         cancel_duplicate(rt, job, shard.index, batch_id, f"the claim passed to {owner}")
         return
@@ -265,7 +271,7 @@ def record_submitted(rt: Runtime, job: Job, shard: Shard, batch_id: str) -> None
         ShardState.SUBMITTED,
         from_states=(ShardState.PENDING,),
         batch_id=batch_id,
-        status=BatchStatus.VALIDATING.value,
+        status=BatchStatus.VALIDATING,
     )
     if moved:
         polling.schedule(rt, job.provider, job.id, shard.index, delay=rt.settings.poll_interval)
@@ -275,7 +281,7 @@ def record_submitted(rt: Runtime, job: Job, shard: Shard, batch_id: str) -> None
             cancel_duplicate(rt, job, shard.index, batch_id, f"{recorded} is recorded")
             return
     if rt.store.load(job.id).cancel_requested:
-        rt.send("batchline.cancel_job", job.id)  # cancelled while we were submitting
+        rt.send(CANCEL_JOB, job.id)  # cancelled while we were submitting
 
 
 def shard_metadata(job: Job, shard: Shard) -> dict[str, str]:
@@ -309,7 +315,7 @@ def _shard_file(
 
 
 def _requests(rt: Runtime, job: Job, start: int, end: int) -> Iterator[list[Any]]:
-    return read_requests(rt.redis, rt.keys, job.id, job.requests_path, start, end)
+    return read_requests(rt.requests, job.id, job.requests_path, start, end)
 
 
 def cancel_job(rt: Runtime, job_id: str) -> JobState:
@@ -320,7 +326,7 @@ def cancel_job(rt: Runtime, job_id: str) -> JobState:
     store.request_cancel(job_id)
     if job.state is JobState.QUEUED:
         store.transition(
-            job, JobState.CANCELLED, outcome=JobState.CANCELLED.value, finished_at=time.time()
+            job, JobState.CANCELLED, outcome=JobState.CANCELLED, finished_at=time.time()
         )
         job = store.load(job_id)
     if job.state is JobState.CANCELLED and not job.submitted_at:
@@ -329,7 +335,7 @@ def cancel_job(rt: Runtime, job_id: str) -> JobState:
         store.plan_shards(job, [(0, job.request_count)])
         for shard in store.load_shards(job):
             end_shard(rt, job, shard, BatchStatus.CANCELLED, "cancelled before submission")
-        rt.send("batchline.complete_job", job_id)
+        rt.send(COMPLETE_JOB, job_id)
         return JobState.CANCELLED
     if job.state in (JobState.SUBMITTING, JobState.SUBMITTED):
         for shard in store.load_shards(job):

@@ -9,23 +9,36 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from batchline.errors import BatchlineError, ProviderRetryableError
+from batchline.errors import (
+    BatchlineError,
+    ClaimPending,
+    JobNotFoundError,
+    ProviderRetryableError,
+)
 from batchline.workers import callbacks, completion, polling, submission
 from batchline.workers.callbacks import FireResult
-from batchline.workers.jobs import JobNotFoundError
-from batchline.workers.reconcile import ClaimPending
 from batchline.workers.runtime import Runtime
+from batchline.workers.tasknames import (
+    CANCEL_JOB,
+    COMPLETE_JOB,
+    POLL_PROVIDER,
+    RUN_CALLBACK,
+    SUBMIT_JOB,
+)
 
 if TYPE_CHECKING:
     from celery import Celery, Task
 
 logger = logging.getLogger("batchline.workers")
 
-SUBMIT_JOB = "batchline.submit_job"
-POLL_PROVIDER = "batchline.poll_provider"
-COMPLETE_JOB = "batchline.complete_job"
-RUN_CALLBACK = "batchline.run_callback"
-CANCEL_JOB = "batchline.cancel_job"
+__all__ = [
+    "CANCEL_JOB",
+    "COMPLETE_JOB",
+    "POLL_PROVIDER",
+    "RUN_CALLBACK",
+    "SUBMIT_JOB",
+    "register_tasks",
+]
 
 
 def _runtime(task: Task) -> Runtime:

@@ -18,9 +18,9 @@ from typing import Any
 
 from batchline.batching.processor import BatchProcessor
 from batchline.batching.providers import provider_class
-from batchline.workers import completion
 from batchline.workers.app import create_app
 from batchline.workers.settings import WorkerSettings
+from batchline.workers.stores.results import ResultWriter
 
 POINT = os.environ["BATCHLINE_TEST_CRASH_POINT"]
 
@@ -37,7 +37,7 @@ def _freeze(evidence: str) -> None:
 
 
 _submit = BatchProcessor.submit_batch
-_flush = completion.flush_results
+_flush = ResultWriter.flush
 
 
 def _submit_then_freeze(self: BatchProcessor[Any], *args: Any, **kwargs: Any) -> str:
@@ -49,11 +49,11 @@ def _submit_then_freeze(self: BatchProcessor[Any], *args: Any, **kwargs: Any) ->
     return batch_id
 
 
-def _flush_then_freeze(pipe: Any, results_key: str, ttl: int) -> None:
-    _flush(pipe, results_key, ttl)
+def _flush_then_freeze(self: ResultWriter) -> None:
+    _flush(self)
     if POINT == "mid_results":
         _freeze("first chunk stored")
 
 
 BatchProcessor.submit_batch = _submit_then_freeze  # type: ignore[method-assign]
-completion.flush_results = _flush_then_freeze
+ResultWriter.flush = _flush_then_freeze  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ import redis
 
 from batchline.workers.keys import Keys
 from batchline.workers.ratelimit import RateLimiter
+from batchline.workers.stores.rates import RateStore
 
 
 def wait_for_second_start() -> None:
@@ -19,7 +20,7 @@ def wait_for_second_start() -> None:
 def test_calls_beyond_the_limit_wait_for_the_next_second(
     redis_client: redis.Redis, prefix: str
 ) -> None:
-    limiter = RateLimiter(redis_client, Keys(prefix), per_second=3)
+    limiter = RateLimiter(RateStore(redis_client, Keys(prefix)), per_second=3)
     wait_for_second_start()
     window = int(time.time())
     for _ in range(3):
@@ -32,7 +33,7 @@ def test_calls_beyond_the_limit_wait_for_the_next_second(
 
 
 def test_a_call_worth_two_takes_two_slots(redis_client: redis.Redis, prefix: str) -> None:
-    limiter = RateLimiter(redis_client, Keys(prefix), per_second=3)
+    limiter = RateLimiter(RateStore(redis_client, Keys(prefix)), per_second=3)
     wait_for_second_start()
     window = int(time.time())
     limiter.acquire("anthropic", calls=2)
@@ -46,7 +47,7 @@ def test_a_call_worth_two_takes_two_slots(redis_client: redis.Redis, prefix: str
 
 
 def test_providers_have_separate_limits(redis_client: redis.Redis, prefix: str) -> None:
-    limiter = RateLimiter(redis_client, Keys(prefix), per_second=1)
+    limiter = RateLimiter(RateStore(redis_client, Keys(prefix)), per_second=1)
     wait_for_second_start()
     window = int(time.time())
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from batchline.batching.processor import BatchProcessor
+from batchline.errors import ClaimPending
 from batchline.sandbox import Faults, Sandbox
 from batchline.workers import JobState, enqueue_batch
 from batchline.workers.app import BatchlineCelery
-from batchline.workers.reconcile import ClaimPending
 from batchline.workers.runtime import META_JOB
 from batchline.workers.submission import submit_job
 from tests.workers.helpers import conversations

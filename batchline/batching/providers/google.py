@@ -48,6 +48,7 @@ from batchline.errors import (
     BatchNotFoundError,
     ConfigurationError,
     InvalidRequestError,
+    ProviderResponseError,
     error_for_status,
 )
 
@@ -401,7 +402,9 @@ def to_batch_info(job: BatchJob) -> BatchInfo:
 def split_gcs_uri(uri: str) -> tuple[str, str]:
     """``gs://bucket/a/b`` -> ``("bucket", "a/b")``."""
     if not uri.startswith("gs://"):
-        raise BatchlineError(f"expected a gs:// URI from Vertex AI, got {uri!r}")
+        raise ProviderResponseError(
+            f"expected a gs:// URI from Vertex AI, got {uri!r}", provider="google"
+        )
     bucket, _, path = uri[5:].partition("/")
     return bucket, path
 

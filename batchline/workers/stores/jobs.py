@@ -1,30 +1,29 @@
-"""Persistence of job records in Redis: every write that must not race is one Lua call.
+"""Job records and their shards in Redis: every write that must not race is one Lua call.
 
 The job's state moves only by compare-and-set (``JobStore.transition``), so a task delivered
 twice finds the job already moved and does nothing twice; shards use the same script.
+Records go through ``batchline.workers.codec``: typed values here, strings in Redis.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-import orjson
-import redis
-
+from batchline.errors import JobNotFoundError
+from batchline.workers import codec
 from batchline.workers.jobs import (
     TRANSITIONS,
     Job,
-    JobNotFoundError,
     JobState,
     Shard,
     ShardState,
     log_state_change,
 )
-from batchline.workers.keys import Keys
+from batchline.workers.stores.base import Pipeline, RedisStore, mapping, strings
 
-# Compare-and-set: move the job only from a state listed in ARGV (after the 2 fixed ones).
+# Compare-and-set: move the hash only from a state listed in ARGV (after the 2 fixed ones).
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return false end
@@ -42,72 +41,59 @@ return false
 """
 
 # Write the shard plan once: a redelivered submit reads the first plan instead of making one.
+# ARGV: the number of shards, the number of fields per shard, then each shard's field pairs
+# (encoded in Python by the one codec, so the script knows no field names but shard_count).
 _PLAN = """
 local count = tonumber(redis.call('HGET', KEYS[1], 'shard_count') or '0')
 if count > 0 then return count end
 local n = tonumber(ARGV[1])
+local width = 2 * tonumber(ARGV[2])
 for i = 0, n - 1 do
   local key = KEYS[1] .. ':shard:' .. i
-  redis.call('HSET', key, 'index', i, 'start', ARGV[2 + 2 * i], 'end', ARGV[3 + 2 * i],
-             'state', 'pending', 'counts', '{}', 'poll_failures', '0')
+  local first = 3 + i * width
+  for j = first, first + width - 1, 2 do
+    redis.call('HSET', key, ARGV[j], ARGV[j + 1])
+  end
 end
 redis.call('HSET', KEYS[1], 'shard_count', n)
 return n
 """
 
 
-_CAS = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
+class JobStore(RedisStore):
+    """Reads and writes job records and shards."""
 
-_CAD = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-
-class JobStore:
-    """Reads and writes job records. Thread-safe (a redis-py client is)."""
-
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
-        self.redis = client
-        self.keys = keys
-        self._transition = client.register_script(_TRANSITION)
-        self._plan = client.register_script(_PLAN)
-        self._cas = client.register_script(_CAS)
-        self._cad = client.register_script(_CAD)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._transition = self.redis.register_script(_TRANSITION)
+        self._plan = self.redis.register_script(_PLAN)
 
     # -- the record --------------------------------------------------------------------------
-    def create(self, job: Job, pipe: redis.client.Pipeline | None = None) -> None:
+    def create(self, job: Job, pipe: Pipeline | None = None) -> None:
         target = pipe if pipe is not None else self.redis
-        target.hset(self.keys.job(job.id), mapping=_mapping(job.to_redis()))
+        job.updated_at = job.updated_at or job.created_at
+        target.hset(self.keys.job(job.id), mapping=mapping(codec.encode(job)))
         target.zadd(self.keys.jobs, {job.id: job.created_at})
 
     def load(self, job_id: str) -> Job:
-        data = _strings(self.redis.hgetall(self.keys.job(job_id)))
+        data = strings(self.redis.hgetall(self.keys.job(job_id)))
         if not data:
             raise JobNotFoundError(f"no job {job_id!r} under key prefix {self.keys.prefix!r}")
-        return Job.from_redis(data)
+        return codec.decode(Job, data)
 
     def exists(self, job_id: str) -> bool:
         return bool(self.redis.exists(self.keys.job(job_id)))
 
     def update(self, job_id: str, **fields: Any) -> None:
-        values = {name: _encode(value) for name, value in fields.items()}
+        values = {name: codec.encode_value(value) for name, value in fields.items()}
         values["updated_at"] = repr(time.time())
-        self.redis.hset(self.keys.job(job_id), mapping=_mapping(values))
+        self.redis.hset(self.keys.job(job_id), mapping=mapping(values))
 
     def record_error(self, job_id: str, message: str) -> None:
         self.update(job_id, last_error=message[:2000])
 
     def request_cancel(self, job_id: str) -> None:
-        self.update(job_id, cancel_requested="1")
+        self.update(job_id, cancel_requested=True)
 
     def transition(self, job: Job, to: JobState, **fields: Any) -> bool:
         """Move ``job`` to ``to`` if its current state allows it; log one line when it moves.
@@ -117,12 +103,11 @@ class JobStore:
         """
         sources = [state.value for state, targets in TRANSITIONS.items() if to in targets]
         now = time.time()
-        values: dict[str, str] = {name: _encode(value) for name, value in fields.items()}
+        values = {name: codec.encode_value(value) for name, value in fields.items()}
         values["updated_at"] = repr(now)
-        args: list[str] = [to.value, str(len(sources)), *sources]
-        for name, value in values.items():
-            args += [name, value]
-        previous = self._transition(keys=[self.keys.job(job.id)], args=args)
+        previous = self._transition(
+            keys=[self.keys.job(job.id)], args=_transition_args(to, sources, values)
+        )
         if not previous:
             return False
         for name, value in fields.items():
@@ -130,15 +115,17 @@ class JobStore:
                 setattr(job, name, value)
         job.state = to
         job.updated_at = now
-        log_state_change(job, previous)
+        log_state_change(job, JobState(previous))
         return True
 
     # -- shards ------------------------------------------------------------------------------
     def plan_shards(self, job: Job, ranges: list[tuple[int, int]]) -> int:
         """Record the shard plan unless one exists; return the number of shards in force."""
-        args: list[str | int] = [len(ranges)]
-        for start, end in ranges:
-            args += [start, end]
+        encoded = [codec.encode(Shard(i, start, end)) for i, (start, end) in enumerate(ranges)]
+        args: list[str | int] = [len(encoded), len(encoded[0]) if encoded else 0]
+        for fields in encoded:
+            for name, value in fields.items():
+                args += [name, value]
         count = int(self._plan(keys=[self.keys.job(job.id)], args=args))
         job.shard_count = count
         return count
@@ -147,7 +134,7 @@ class JobStore:
         pipe = self.redis.pipeline(transaction=False)
         for index in range(job.shard_count):
             pipe.hgetall(self.keys.shard(job.id, index))
-        return [Shard.from_redis(_strings(data)) for data in pipe.execute() if data]
+        return [codec.decode(Shard, strings(data)) for data in pipe.execute() if data]
 
     def load_pairs(self, pairs: list[tuple[str, int]]) -> list[tuple[Job, Shard] | None]:
         """Each ``(job id, shard index)``'s job and shard in one round trip (``None`` where
@@ -162,15 +149,15 @@ class JobStore:
             if not job_data or not shard_data:
                 found.append(None)
             else:
-                job = Job.from_redis(_strings(job_data))
-                found.append((job, Shard.from_redis(_strings(shard_data))))
+                job = codec.decode(Job, strings(job_data))
+                found.append((job, codec.decode(Shard, strings(shard_data))))
         return found
 
     def load_shard(self, job_id: str, index: int) -> Shard:
-        data = _strings(self.redis.hgetall(self.keys.shard(job_id, index)))
+        data = strings(self.redis.hgetall(self.keys.shard(job_id, index)))
         if not data:
             raise JobNotFoundError(f"job {job_id!r} has no shard {index}")
-        return Shard.from_redis(data)
+        return codec.decode(Shard, data)
 
     def transition_shard(
         self,
@@ -183,34 +170,39 @@ class JobStore:
     ) -> bool:
         """Compare-and-set on a shard's state, as ``transition`` does for the job."""
         sources = [state.value for state in from_states]
-        args: list[str] = [to.value, str(len(sources)), *sources]
-        for name, value in fields.items():
-            args += [name, _encode(value)]
+        values = {name: codec.encode_value(value) for name, value in fields.items()}
+        args = _transition_args(to, sources, values)
         return bool(self._transition(keys=[self.keys.shard(job_id, index)], args=args))
 
-    def compare_and_set(self, key: str, expected: str, value: str) -> bool:
-        """Set ``key`` to ``value`` only if it still holds ``expected``."""
-        return bool(self._cas(keys=[key], args=[expected, value]))
-
-    def compare_and_delete(self, key: str, expected: str) -> bool:
-        """Delete ``key`` only if it still holds ``expected`` (release one's own claim/lock)."""
-        return bool(self._cad(keys=[key], args=[expected]))
-
     def update_shard(
-        self,
-        job_id: str,
-        index: int,
-        pipe: redis.client.Pipeline | None = None,
-        **fields: Any,
+        self, job_id: str, index: int, pipe: Pipeline | None = None, **fields: Any
     ) -> None:
-        values = {name: _encode(value) for name, value in fields.items()}
+        values = {name: codec.encode_value(value) for name, value in fields.items()}
         target = pipe if pipe is not None else self.redis
-        target.hset(self.keys.shard(job_id, index), mapping=_mapping(values))
+        target.hset(self.keys.shard(job_id, index), mapping=mapping(values))
 
-    # -- listing and cleanup ----------------------------------------------------------------
+    # -- listing, lifetime and cleanup ------------------------------------------------------
     def list_ids(self, limit: int = 20, offset: int = 0) -> list[str]:
         """Job ids, newest first."""
         return [str(i) for i in self.redis.zrevrange(self.keys.jobs, offset, offset + limit - 1)]
+
+    def forget(self, job_id: str) -> None:
+        """Drop an expired job's id from the index (its record is gone already)."""
+        self.redis.zrem(self.keys.jobs, job_id)
+
+    def expire(self, job: Job, ttl: int) -> None:
+        """The record, its shards and claims, its requests and results live ``ttl`` seconds
+        more (the requests too: a retry of the failed ones reads them again)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.expire(self.keys.requests(job.id), ttl)
+        pipe.expire(self.keys.retry_ids(job.id), ttl)
+        pipe.expire(self.keys.job(job.id), ttl)
+        pipe.expire(self.keys.results(job.id), ttl)
+        pipe.expire(self.keys.unmatched(job.id), ttl)
+        for index in range(job.shard_count):
+            pipe.expire(self.keys.shard(job.id, index), ttl)
+            pipe.expire(self.keys.submit_claim(job.id, index), ttl)
+        pipe.execute()
 
     def delete(self, job_id: str) -> int:
         """Delete every key of one job; return how many were removed."""
@@ -220,21 +212,10 @@ class JobStore:
         return removed
 
 
-def _encode(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "1" if value else ""
-    if isinstance(value, int | float):
-        return repr(value)
-    return orjson.dumps(value).decode()
-
-
-def _strings(data: Mapping[Any, Any]) -> dict[str, str]:
-    """A hash as ``str -> str`` (the client decodes responses; this tells the type checker)."""
-    return {str(key): str(value) for key, value in data.items()}
-
-
-def _mapping(values: dict[str, str]) -> Mapping[Any, Any]:
-    """redis-py's stubs want a mapping over every key type they accept; ours are all str."""
-    return values
+def _transition_args(
+    to: ShardState | JobState, sources: list[str], values: dict[str, str]
+) -> list[str]:
+    args: list[str] = [to.value, str(len(sources)), *sources]
+    for name, value in values.items():
+        args += [name, value]
+    return args

@@ -1,0 +1,52 @@
+"""Putting a job in the workers' hands: store it with its requests, then send its submit task.
+
+Below the job API (``enqueue_batch``) and retries (``retry_failed``), which both build a
+``Job`` record and hand it here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from batchline.batching.providers.base import Message
+from batchline.errors import InvalidRequestError
+from batchline.workers.jobs import Job, log_state_change
+from batchline.workers.payloads import encode_requests, write_requests_file
+from batchline.workers.runtime import Runtime
+from batchline.workers.tasknames import SUBMIT_JOB
+
+
+def new_job_id() -> str:
+    """16 hex characters: unique enough, and short enough for Anthropic's 64-char custom ids."""
+    return secrets.token_hex(8)
+
+
+def queue_job(
+    rt: Runtime,
+    job: Job,
+    messages: Iterable[Sequence[Message]],
+    *,
+    retry_ids: Sequence[str] = (),
+) -> None:
+    """Store ``job`` with its requests in one pipeline, then send its submit task.
+
+    ``retry_ids`` (for a job that retries another's failed requests) are the original custom
+    ids of its requests, in order, kept beside it so its results can carry them.
+    """
+    encoded = encode_requests(messages)
+    with rt.store.batch() as pipe:
+        if job.requests_path:
+            count = write_requests_file(job.requests_path, encoded)
+        else:
+            count = rt.requests.push(pipe, job.id, encoded)
+        if count == 0:
+            if job.requests_path:
+                Path(job.requests_path).unlink(missing_ok=True)
+            raise InvalidRequestError("messages is empty: a job needs at least one request")
+        job.request_count = count
+        rt.requests.push_retry_ids(pipe, job.id, retry_ids)
+        rt.store.create(job, pipe)
+    log_state_change(job, None)
+    rt.send(SUBMIT_JOB, job.id)
