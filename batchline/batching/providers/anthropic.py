@@ -39,7 +39,11 @@ from batchline.batching.providers.base import (
     RequestOptions,
     split_lines,
 )
-from batchline.batching.schema import anthropic_tool_schema, schema_name
+from batchline.batching.schema import (
+    anthropic_output_schema,
+    anthropic_tool_schema,
+    schema_name,
+)
 from batchline.batching.status import BatchStatus
 from batchline.config import Settings
 from batchline.errors import (
@@ -47,7 +51,6 @@ from batchline.errors import (
     InvalidRequestError,
     ProviderError,
     ProviderUnavailable,
-    ResponseModelError,
     ResultsNotReadyError,
     error_for_status,
 )
@@ -162,16 +165,10 @@ class AnthropicProvider(Provider):
         return params
 
     def _structured_output(self, response_model: type[BaseModel]) -> dict[str, Any]:
-        schema = anthropic_tool_schema(response_model)
         if self.output_mode == "json_schema":
-            try:
-                native = anthropic.transform_schema(schema)
-            except ValueError as exc:
-                raise ResponseModelError(
-                    f"{response_model.__name__} cannot be expressed as an Anthropic output "
-                    f"schema: {exc}"
-                ) from exc
+            native = anthropic_output_schema(response_model)
             return {"output_config": {"format": {"type": "json_schema", "schema": native}}}
+        schema = anthropic_tool_schema(response_model)
         tool_name = schema_name(response_model)
         tool = {
             "name": tool_name,
