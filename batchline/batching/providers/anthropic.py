@@ -65,6 +65,9 @@ CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 #: Provider options this module understands (``BatchProcessor(..., output_mode=...)``).
 OPTIONS: frozenset[str] = frozenset({"output_mode"})
 OUTPUT_MODES: tuple[OutputMode, ...] = ("tools", "json_schema")
+#: ``{"requests":[`` and ``]}`` around the lines, less one: n lines are joined by n - 1 commas
+#: where batchline's measure counts n newlines (see ``request_body``).
+ENVELOPE_BYTES = len(b'{"requests":[') + len(b"]}") - 1
 
 #: Request parameters batchline sets itself; an ``extra`` with one of them would break the
 #: structured output or the system-message handling, so it is refused.
@@ -92,7 +95,7 @@ class AnthropicProvider(Provider):
 
     name: ClassVar[str] = "anthropic"
     limits: ClassVar[ProviderLimits] = ProviderLimits(
-        max_requests=100_000, max_bytes=256 * 1024 * 1024
+        max_requests=100_000, max_bytes=256 * 1024 * 1024, envelope_bytes=ENVELOPE_BYTES
     )
     credential_env: ClassVar[str] = "ANTHROPIC_API_KEY"
     #: Batches asked for per list page (Anthropic's maximum).

@@ -41,6 +41,9 @@ SCHEMA_FIELDS = frozenset(
         "maxItems", "enum", "properties", "propertyOrdering", "required", "minProperties",
         "maxProperties", "minLength", "maxLength", "pattern", "example", "anyOf", "minimum",
         "maximum", "additionalProperties", "ref", "defs",
+        # Protobuf's JSON parser accepts the proto names too.
+        "min_items", "max_items", "property_ordering", "min_properties", "max_properties",
+        "min_length", "max_length", "any_of", "additional_properties",
     }
 )  # fmt: skip
 TYPES = frozenset({"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"})
