@@ -5,6 +5,7 @@ before upload. Also: the ``{"requests":[...]}`` envelope counts against the size
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import anthropic
@@ -19,6 +20,7 @@ from batchline.batching.schema_rules.anthropic import check_input_schema, check_
 from batchline.errors import LimitExceededError, SchemaRuleError
 from batchline.sandbox import Sandbox
 from batchline.sandbox import anthropic as anthropic_app
+from batchline.workers.submission import shard_limits
 from tests.providers.models import Address, Profile, User
 from tests.rules import models
 from tests.sandbox.test_anthropic_sandbox import client_for, params, results, run
@@ -248,3 +250,14 @@ def test_a_file_that_fits_only_without_the_envelope_is_refused_before_upload(
         AnthropicProvider, "limits", ProviderLimits(100, size + ENVELOPE_BYTES, ENVELOPE_BYTES)
     )
     assert processor.submit_batch(buffer)
+
+
+def test_shards_budget_the_lines_without_the_envelope() -> None:
+    processor = BatchProcessor("anthropic/claude-haiku-4-5", User)
+    settings = SimpleNamespace(max_requests_per_batch=None, max_bytes_per_batch=1000)
+    runtime: Any = SimpleNamespace(settings=settings)
+
+    limits = shard_limits(runtime, processor)
+
+    assert limits.max_bytes == 1000 - ENVELOPE_BYTES
+    assert shard_limits(runtime, BatchProcessor("openai/gpt-4o-mini", User)).max_bytes == 1000
