@@ -126,6 +126,14 @@ REFUSED = [
     ),
     pytest.param(
         format_request(
+            {**PERSON, **CLOSED, "properties": {"name": {"$ref": "https://example.com/name.json"}}}
+        ),
+        "output_config.format.schema: '$ref' must point inside the schema"
+        " ('https://example.com/name.json')",
+        id="format-external-ref",
+    ),
+    pytest.param(
+        format_request(
             {
                 "type": "object",
                 "properties": {f"o{i}": {"type": "integer"} for i in range(25)},

@@ -127,6 +127,12 @@ REFUSED = [
         id="enum-values",
     ),
     pytest.param(
+        with_property({"type": "string", "enum": [f"{i:03d}" + "x" * 118 for i in range(999)]}),
+        "Invalid schema for response_format 'person': the schema has 120,891 characters of"
+        " names and enum values, over the limit of 120,000.",
+        id="string-budget",
+    ),
+    pytest.param(
         {
             "type": "object",
             "properties": {f"p{i}": {"type": "integer"} for i in range(5001)},
