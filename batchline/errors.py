@@ -7,6 +7,10 @@ Each SDK's exceptions are translated into this family at the provider boundary, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchline.batching.schema_rules.core import Violation
 
 
 class BatchlineError(Exception):
@@ -40,7 +44,7 @@ class SchemaRuleError(ResponseModelError):
     ``violations`` holds every ``batchline.batching.schema_rules.Violation`` found.
     """
 
-    def __init__(self, message: str, violations: Sequence[object] = ()) -> None:
+    def __init__(self, message: str, violations: Sequence[Violation] = ()) -> None:
         super().__init__(message)
         self.violations = list(violations)
 

@@ -160,7 +160,7 @@ def refuse_violations(
     first = violations[0]
     more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
     advice = _ADVICE.get(first.rule)
-    hint = f"; {advice}" if advice else ""
+    hint = f" (fix: {advice})" if advice else ""
     raise SchemaRuleError(
         f"{response_model.__name__} field {first.field!r} breaks {provider}'s schema rule"
         f" {first.rule!r}: {first.message}{hint}{more}",

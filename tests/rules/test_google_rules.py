@@ -165,7 +165,7 @@ def test_batchline_refuses_the_model_before_upload(
 def test_a_dict_field_is_refused_with_advice() -> None:
     processor = BatchProcessor(MODEL, models.Scores)
     with pytest.raises(
-        SchemaRuleError, match=r"should be non-empty for OBJECT type; .*list\[Entry\]"
+        SchemaRuleError, match=r"should be non-empty for OBJECT type \(fix: .*list\[Entry\]"
     ):
         processor.create_batch_from_messages([[{"role": "user", "content": "hi"}]])
 
