@@ -6,6 +6,12 @@ Each SDK's exceptions are translated into this family at the provider boundary, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchline.batching.schema_rules.core import Violation
+
 
 class BatchlineError(Exception):
     """Root of every error batchline raises on purpose; only its subclasses are raised."""
@@ -29,6 +35,18 @@ class LimitExceededError(InvalidRequestError):
 
 class ResponseModelError(InvalidRequestError, TypeError):
     """The response model is not a pydantic model, or cannot be imported by workers."""
+
+
+class SchemaRuleError(ResponseModelError):
+    """The response model's schema breaks a rule of the provider's structured outputs (see
+    ``docs/provider-rules.md``); raised before anything is uploaded, naming the field and rule.
+
+    ``violations`` holds every ``batchline.batching.schema_rules.Violation`` found.
+    """
+
+    def __init__(self, message: str, violations: Sequence[Violation] = ()) -> None:
+        super().__init__(message)
+        self.violations = list(violations)
 
 
 class ProviderError(BatchlineError):

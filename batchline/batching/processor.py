@@ -151,7 +151,7 @@ class BatchProcessor(Generic[T]):
                 f"{limits.max_requests:,} requests per batch; split the job (batchline's "
                 "workers do this automatically)"
             )
-        if stats.bytes > limits.max_bytes:
+        if stats.bytes + limits.envelope_bytes > limits.max_bytes:
             raise LimitExceededError(
                 f"the request file is {stats.bytes / 1e6:,.1f} MB, over {name}'s limit of "
                 f"{limits.max_bytes / 1e6:,.0f} MB per batch; split the job"

@@ -54,6 +54,9 @@ class Faults:
     completion_delay: float = 1.0
     #: For ``expire``/``cancel`` outcomes: the share of requests that finish before the end.
     partial_share: float = 0.5
+    #: Vertex: echo a numeric-looking ``key`` as a JSON number ("007" comes back as 7), as a
+    #: live capture shows the real service doing (issue 15).
+    numeric_keys: bool = False
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

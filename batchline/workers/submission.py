@@ -63,14 +63,16 @@ class ShardLimits:
 
 
 def shard_limits(rt: Runtime, processor: BatchProcessor[Any]) -> ShardLimits:
-    """The provider's per-batch limits, lowered by the settings when they ask for less."""
+    """The provider's per-batch limits, lowered by the settings when they ask for less; the
+    byte budget is for the request lines, so the payload's envelope comes off it."""
     limits = processor.provider.limits
     settings = rt.settings
     return ShardLimits(
         max_requests=min(
             limits.max_requests, settings.max_requests_per_batch or limits.max_requests
         ),
-        max_bytes=min(limits.max_bytes, settings.max_bytes_per_batch or limits.max_bytes),
+        max_bytes=min(limits.max_bytes, settings.max_bytes_per_batch or limits.max_bytes)
+        - limits.envelope_bytes,
     )
 
 

@@ -39,7 +39,11 @@ from batchline.batching.providers.base import (
     RequestOptions,
     split_lines,
 )
-from batchline.batching.schema import anthropic_tool_schema, schema_name
+from batchline.batching.schema import (
+    anthropic_output_schema,
+    anthropic_tool_schema,
+    schema_name,
+)
 from batchline.batching.status import BatchStatus
 from batchline.config import Settings
 from batchline.errors import (
@@ -47,7 +51,6 @@ from batchline.errors import (
     InvalidRequestError,
     ProviderError,
     ProviderUnavailable,
-    ResponseModelError,
     ResultsNotReadyError,
     error_for_status,
 )
@@ -62,6 +65,9 @@ CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 #: Provider options this module understands (``BatchProcessor(..., output_mode=...)``).
 OPTIONS: frozenset[str] = frozenset({"output_mode"})
 OUTPUT_MODES: tuple[OutputMode, ...] = ("tools", "json_schema")
+#: ``{"requests":[`` and ``]}`` around the lines, less one: n lines are joined by n - 1 commas
+#: where batchline's measure counts n newlines (see ``request_body``).
+ENVELOPE_BYTES = len(b'{"requests":[') + len(b"]}") - 1
 
 #: Request parameters batchline sets itself; an ``extra`` with one of them would break the
 #: structured output or the system-message handling, so it is refused.
@@ -89,7 +95,7 @@ class AnthropicProvider(Provider):
 
     name: ClassVar[str] = "anthropic"
     limits: ClassVar[ProviderLimits] = ProviderLimits(
-        max_requests=100_000, max_bytes=256 * 1024 * 1024
+        max_requests=100_000, max_bytes=256 * 1024 * 1024, envelope_bytes=ENVELOPE_BYTES
     )
     credential_env: ClassVar[str] = "ANTHROPIC_API_KEY"
     #: Batches asked for per list page (Anthropic's maximum).
@@ -162,16 +168,10 @@ class AnthropicProvider(Provider):
         return params
 
     def _structured_output(self, response_model: type[BaseModel]) -> dict[str, Any]:
-        schema = anthropic_tool_schema(response_model)
         if self.output_mode == "json_schema":
-            try:
-                native = anthropic.transform_schema(schema)
-            except ValueError as exc:
-                raise ResponseModelError(
-                    f"{response_model.__name__} cannot be expressed as an Anthropic output "
-                    f"schema: {exc}"
-                ) from exc
+            native = anthropic_output_schema(response_model)
             return {"output_config": {"format": {"type": "json_schema", "schema": native}}}
+        schema = anthropic_tool_schema(response_model)
         tool_name = schema_name(response_model)
         tool = {
             "name": tool_name,

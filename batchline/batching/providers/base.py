@@ -126,6 +126,10 @@ class ProviderLimits:
     max_requests: int
     #: Largest request payload (file or body) one provider batch accepts, in bytes.
     max_bytes: int
+    #: Bytes the payload adds beyond the request lines as batchline measures them (one newline
+    #: each): Anthropic's ``{"requests":[...]}`` body is 14 more (15 of brackets, less the one
+    #: comma fewer than newlines). Sizing subtracts it so a shard packed to the limit fits.
+    envelope_bytes: int = 0
 
 
 class Provider(abc.ABC):

@@ -15,8 +15,10 @@ from typing import Any
 
 import orjson
 
+from batchline.batching.schema_rules.google import as_echoed_number, looks_numeric
 from batchline.sandbox.fake_model import FakeModel
 from batchline.sandbox.faults import Faults, LineFault, pick_by_id
+from batchline.sandbox.google.schema_check import schema_status
 from batchline.sandbox.lifecycle import Timeline
 from batchline.sandbox.spoiling import break_json, cut_short, decoded, violate_schema
 from batchline.sandbox.wire import rfc3339
@@ -57,9 +59,15 @@ class Answerer:
             return {"status": _NOT_AN_OBJECT_ERROR, "processed_time": processed}, False
         # Every top-level field comes back (``key`` included), and the request whole.
         echoed = {name: value for name, value in line.items() if name != "request"}
+        key = echoed.get("key")
+        if self.faults.numeric_keys and isinstance(key, str) and looks_numeric(key):
+            echoed["key"] = as_echoed_number(key)  # what Vertex writes back for "007": 7
         request = echoed["request"] = line.get("request")
         if not isinstance(request, dict) or not request.get("contents"):
             return {**echoed, "status": _NO_CONTENTS_ERROR, "processed_time": processed}, False
+        refused = schema_status(_field(request, "generationConfig", "generation_config"))
+        if refused is not None:
+            return {**echoed, "status": refused, "processed_time": processed}, False
         fault = self.faults.line_fault(custom_id)
         if fault is LineFault.ERROR:
             return {**echoed, "status": _LINE_ERROR, "processed_time": processed}, False
