@@ -38,15 +38,14 @@ class ResponseModelError(InvalidRequestError, TypeError):
 
 
 class SchemaRuleError(ResponseModelError):
-    """The response model's schema breaks a rule of the provider's structured outputs (see
-    ``docs/provider-rules.md``); raised before anything is uploaded, naming the field and rule.
+    """The model's schema breaks a provider rule (docs/provider-rules.md); raised before upload."""
 
-    ``violations`` holds every ``batchline.batching.schema_rules.Violation`` found.
-    """
+    #: Every ``batchline.batching.schema_rules.Violation`` found, naming the field and rule.
+    violations: tuple[Violation, ...]
 
     def __init__(self, message: str, violations: Sequence[Violation] = ()) -> None:
         super().__init__(message)
-        self.violations = list(violations)
+        self.violations = tuple(violations)
 
 
 class ProviderError(BatchlineError):
