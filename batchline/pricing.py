@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -33,12 +33,18 @@ class Rates:
     input: float
     output: float
     #: Price of an input token read from the provider's prompt cache; ``None`` when it is not
-    #: known, and then such tokens are priced at ``input`` (never under the true price).
+    #: known, and then such tokens are priced at ``input`` (never under the true price) or at
+    #: ``cached_cap`` when that is lower.
     cached_input: float | None = None
+    #: For a batch tier whose cached rate is unknown: the live cached rate, since a batch
+    #: never bills a token above what the same token costs live.
+    cached_cap: float | None = None
 
     @property
     def cached_rate(self) -> float:
-        return self.input if self.cached_input is None else self.cached_input
+        if self.cached_input is not None:
+            return self.cached_input
+        return self.input if self.cached_cap is None else min(self.input, self.cached_cap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +142,18 @@ class PriceTable:
         """The price of ``model`` (``provider/name``), or of the model it is a dated snapshot of.
 
         Providers pin snapshots by suffix (``claude-haiku-4-5-20251001``,
-        ``gpt-4.1-mini-2025-04-14``) at the alias's price, so the longest listed prefix wins.
+        ``gpt-4.1-mini-2025-04-14``, ``gemini-2.5-flash-001``) at the alias's price, so the
+        longest listed prefix followed by a dash and a digit wins.
         """
         if model in self.models:
             return self.models[model]
-        prefixes = [name for name in self.models if model.startswith(name + "-")]
+        # A snapshot's suffix is a date or a version number: ``gpt-4.1-nano`` is not a
+        # snapshot of ``gpt-4.1``.
+        prefixes = [
+            name
+            for name in self.models
+            if model.startswith(name + "-") and model[len(name) + 1 : len(name) + 2].isdigit()
+        ]
         return self.models[max(prefixes, key=len)] if prefixes else None
 
     def price(self, model: str) -> ModelPrice:
@@ -205,6 +218,8 @@ def _model(
         keep = 1 - float(discount)
         cached = None if live.cached_input is None else live.cached_input * keep
         batch = Rates(input=live.input * keep, output=live.output * keep, cached_input=cached)
+    if batch.cached_input is None and live.cached_input is not None:
+        batch = replace(batch, cached_cap=live.cached_input)
     checked = entry.get("checked")
     return ModelPrice(
         model=name,
