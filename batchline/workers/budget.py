@@ -19,7 +19,7 @@ from batchline.batching.estimate import CostEstimate
 from batchline.batching.processor import BatchProcessor
 from batchline.batching.providers.base import Message
 from batchline.config import Settings, get_settings
-from batchline.errors import NoPriceError
+from batchline.errors import ConfigurationError, NoPriceError
 from batchline.pricing import PricesLike, price_table
 from batchline.workers.jobs import RESULTS_READY_STATES, Job
 
@@ -75,10 +75,11 @@ def job_bill(rt: Runtime, job: Job, prices: PricesLike = None) -> Bill | None:
 
 
 def summary_cost(rt: Runtime, job: Job) -> dict[str, Any] | None:
-    """The bill as the job summary carries it: a model without a price says so instead."""
+    """The bill as the job summary carries it: a model without a price (or a broken price
+    file) says so instead, so that callbacks still fire."""
     try:
         bill = job_bill(rt, job)
-    except NoPriceError as exc:
+    except (NoPriceError, ConfigurationError) as exc:  # a bad price file must not stop callbacks
         tokens = job_usage(rt, job)
         return {"error": str(exc), "tokens": tokens.to_dict() if tokens else None}
     return None if bill is None else bill.to_dict()

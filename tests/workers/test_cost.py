@@ -3,6 +3,8 @@ counts whole), ``JobHandle.cost()``, and the bill in the webhook summary and the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 import redis
@@ -10,7 +12,7 @@ from typer.testing import CliRunner
 
 from batchline.batching.cost import results_cost
 from batchline.cli import app as cli
-from batchline.errors import BudgetExceededError, ResultsNotReadyError
+from batchline.errors import BudgetExceededError, NoPriceError, ResultsNotReadyError
 from batchline.pricing import PriceTable
 from batchline.sandbox import Sandbox
 from batchline.workers import JobState, enqueue_batch, list_jobs
@@ -110,3 +112,19 @@ def test_jobs_show_and_list_print_the_bill(
     assert listed.exit_code == 0, listed.output
     row = next(line for line in listed.output.splitlines() if handle.id in line)
     assert f"${bill.batch:.6f}" in row
+
+
+def test_a_job_without_a_price_still_calls_back_and_says_why_it_has_no_bill(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    broken = tmp_path / "prices.json"
+    broken.write_text('{"models": {"openai/x": {"live": {"input": 1}}}}')
+    app = make_app(prices_file=str(broken))
+    with webhook_receiver() as receiver, running(app):
+        handle = enqueue_batch(MODEL, Person, conversations(2), callbacks=[receiver.url], app=app)
+        assert handle.wait(timeout=30, callbacks=True) is JobState.CALLBACKS_DONE
+    delivered = orjson.loads(receiver.deliveries[-1].body)["job"]["cost"]
+    assert "price table is not valid" in delivered["error"]
+    assert delivered["tokens"]["billed_requests"] == 2
+    with pytest.raises(NoPriceError, match=r"no price for openai/gpt-4\.1-mini"):
+        handle.cost(prices={"replace": True, "models": {}})
