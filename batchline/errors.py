@@ -33,6 +33,14 @@ class LimitExceededError(InvalidRequestError):
     """A batch is over the provider's per-batch limit (requests or bytes); nothing was uploaded."""
 
 
+class NoPriceError(InvalidRequestError, LookupError):
+    """The price table has no entry for a model: a cost is never guessed, nor shown as zero."""
+
+
+class BudgetExceededError(InvalidRequestError):
+    """A job's upper cost estimate is over ``max_cost``; it was refused before any upload."""
+
+
 class ResponseModelError(InvalidRequestError, TypeError):
     """The response model is not a pydantic model, or cannot be imported by workers."""
 

@@ -105,11 +105,28 @@ def create_from_file(
     metadata: Annotated[
         list[str] | None, typer.Option("--metadata", help="key=value, repeatable")
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="Refuse the file if it may cost more (dollars)"),
+    ] = None,
 ) -> None:
     """Submit an existing request file as one provider batch."""
     pairs = dict(item.split("=", 1) for item in metadata or [] if "=" in item)
-    batch_id = _processor(model, None, None).submit_batch(str(file_path), metadata=pairs or None)
+    processor = _processor(model, None, None)
+    batch_id = processor.submit_batch(str(file_path), metadata=pairs or None, max_cost=max_cost)
     console.print(f"Batch submitted: [bold]{batch_id}[/]")
+
+
+@app.command("estimate")
+@user_errors
+def estimate(
+    file_path: Annotated[Path, typer.Option("--file-path", help="JSONL request file")],
+    model: ModelOpt = None,
+) -> None:
+    """What a request file would cost, estimated offline: nothing is uploaded."""
+    from batchline.cli.costs import estimate_table
+
+    console.print(estimate_table(_processor(model, None, None).estimate_cost(file_path)))
 
 
 @app.command("status")

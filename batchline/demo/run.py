@@ -184,11 +184,11 @@ class JobReport:
 
     @property
     def live_cost(self) -> float | None:
-        return None if self.price is None else self.price.live.cost(self.tokens)
+        return None if self.price is None else self.tokens.cost(self.price.live)
 
     @property
     def batch_cost(self) -> float | None:
-        return None if self.price is None else self.price.batch.cost(self.tokens)
+        return None if self.price is None else self.tokens.cost(self.price.batch)
 
 
 @dataclass(slots=True)
@@ -416,9 +416,10 @@ def _job_report(handle: JobHandle[Contact], model: str) -> JobReport:
     tokens = TokenCount()
     if JobState(summary.state) in RESULTS_READY_STATES:
         for result in handle.iter_results():
+            # Errors that carry usage were billed too (a truncated answer was generated).
+            tokens.add(result.usage, summary.provider)
             if result.success:
                 succeeded += 1
-                tokens += TokenCount.from_usage(result.usage)
             else:
                 failed += 1
     return JobReport(
