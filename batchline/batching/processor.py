@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from batchline.batching.parsing import ResultsSource, account, iter_parse, iter_source_lines
 from batchline.batching.providers import BatchInfo, Provider, RequestOptions, provider_class
-from batchline.batching.providers.base import Message
+from batchline.batching.providers.base import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, Message
 from batchline.batching.requests import (
     RequestSource,
     default_custom_ids,
@@ -82,8 +82,8 @@ class BatchProcessor(Generic[T]):
         self,
         messages_list: Iterable[Sequence[Message]],
         file_path: str | os.PathLike[str] | None = None,
-        max_tokens: int | None = 1000,
-        temperature: float | None = 0.1,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        temperature: float | None = DEFAULT_TEMPERATURE,
         *,
         custom_ids: Iterable[str] | None = None,
         **extra: Any,
@@ -95,7 +95,7 @@ class BatchProcessor(Generic[T]):
         Extra keyword arguments go into every request body (``top_p=0.9``, ...).
         """
         options = RequestOptions(
-            max_tokens=max_tokens if max_tokens is not None else 1000,
+            max_tokens=max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS,
             temperature=temperature,
             extra=extra,
         )

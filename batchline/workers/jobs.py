@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from batchline.batching.providers.base import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.status import BatchStatus
 from batchline.errors import BatchlineError
 
@@ -150,8 +151,8 @@ class Job:
     response_model: str
     request_count: int
     state: JobState = JobState.QUEUED
-    max_tokens: int = 1000
-    temperature: float | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float | None = DEFAULT_TEMPERATURE
     metadata: dict[str, str] = field(default_factory=dict)
     provider_options: dict[str, Any] = field(default_factory=dict)
     #: Callback specs as plain dicts (``CallbackSpec.to_dict``).
@@ -215,7 +216,7 @@ class Job:
             response_model=data["response_model"],
             request_count=int(data["request_count"]),
             state=JobState(data["state"]),
-            max_tokens=int(data.get("max_tokens") or 1000),
+            max_tokens=int(data.get("max_tokens") or DEFAULT_MAX_TOKENS),
             temperature=float(temperature) if temperature else None,
             metadata=orjson.loads(data.get("metadata") or "{}"),
             provider_options=orjson.loads(data.get("provider_options") or "{}"),

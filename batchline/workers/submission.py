@@ -41,8 +41,8 @@ from batchline.workers.jobs import (
     shard_custom_ids,
 )
 from batchline.workers.payloads import read_requests
-from batchline.workers.reconcile import ClaimPending, cancel_duplicate, reconcile
-from batchline.workers.runtime import META_JOB, META_SHARD, Runtime
+from batchline.workers.reconcile import ClaimPending, cancel_duplicate, reconcile, shard_mark
+from batchline.workers.runtime import Runtime
 
 logger = logging.getLogger("batchline.workers")
 
@@ -279,8 +279,8 @@ def record_submitted(rt: Runtime, job: Job, shard: Shard, batch_id: str) -> None
 
 
 def shard_metadata(job: Job, shard: Shard) -> dict[str, str]:
-    """The user's metadata plus batchline's own keys, which win on a clash."""
-    return {**job.metadata, META_JOB: job.id, META_SHARD: str(shard.index)}
+    """The user's metadata plus batchline's mark, whose keys win on a clash."""
+    return {**job.metadata, **shard_mark(job.id, shard.index).metadata}
 
 
 def _claim_time(claim: str) -> float:
@@ -336,7 +336,7 @@ def cancel_job(rt: Runtime, job_id: str) -> JobState:
             if shard.state is not ShardState.SUBMITTED:
                 continue
             try:
-                rt.cancel_batch(job.provider, job.model, shard.batch_id)
+                rt.cancel_batch(job.provider, shard.batch_id)
             except ProviderRejected as exc:  # e.g. it ended meanwhile: nothing left to cancel
                 store.record_error(job_id, f"cancelling shard {shard.index}: {exc}")
     return store.load(job_id).state

@@ -19,7 +19,7 @@ import itertools
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, ClassVar
@@ -30,19 +30,22 @@ from pydantic import BaseModel
 
 from batchline.batching.providers.base import (
     BatchInfo,
+    BatchMark,
     LineEncoder,
     LineOutcome,
+    OwnBatches,
     PlainAnswer,
     Provider,
     ProviderLimits,
     RequestCounts,
     RequestOptions,
+    RequiredSetting,
+    shared_client,
 )
 from batchline.batching.providers.google_requests import build_encoder
 from batchline.batching.providers.google_results import parse_prediction, plain_prediction
 from batchline.batching.schema import gemini_response_schema
 from batchline.batching.status import BatchStatus
-from batchline.config import Settings
 from batchline.errors import (
     BatchlineError,
     BatchNotFoundError,
@@ -99,16 +102,27 @@ class GoogleProvider(Provider):
 
     name: ClassVar[str] = PROVIDER
     limits: ClassVar[ProviderLimits] = ProviderLimits(max_requests=200_000, max_bytes=1024**3)
-    credential_env: ClassVar[str] = "GOOGLE_APPLICATION_CREDENTIALS"
-
-    def __init__(self, model: str, settings: Settings, **options: Any) -> None:
-        if options:
-            raise InvalidRequestError(f"unknown option(s) for google: {', '.join(sorted(options))}")
-        super().__init__(model, settings, **options)
+    #: The key file (``GOOGLE_APPLICATION_CREDENTIALS``) is optional: Application Default
+    #: Credentials stand in for it, so only the project and the bucket are required.
+    required_settings: ClassVar[tuple[RequiredSetting, ...]] = (
+        RequiredSetting("google_cloud_project", "GOOGLE_CLOUD_PROJECT"),
+        RequiredSetting("gcs_bucket", "GCS_BUCKET"),
+    )
+    batch_id_pattern: ClassVar[re.Pattern[str]] = _JOB_NAME
+    statuses: ClassVar[Mapping[str, BatchStatus]] = STATUS_MAP
+    example_model: ClassVar[str] = "gemini-2.5-flash"
+    reserved_extra: ClassVar[frozenset[str]] = frozenset(
+        {"contents", "system_instruction", "systemInstruction", "response_schema",
+         "responseSchema", "response_mime_type", "responseMimeType"}
+    )  # fmt: skip
 
     # -- offline ---------------------------------------------------------------------------------
-    def line_encoder(self, response_model: type[BaseModel], options: RequestOptions) -> LineEncoder:
-        return build_encoder(gemini_response_schema(response_model), options)
+    def build_encoder(
+        self, response_model: type[BaseModel], options: RequestOptions
+    ) -> LineEncoder:
+        return build_encoder(
+            gemini_response_schema(response_model), options, self.custom_id_pattern
+        )
 
     def parse_line(self, line: bytes | str) -> LineOutcome:
         return parse_prediction(line)
@@ -121,8 +135,8 @@ class GoogleProvider(Provider):
 
     # -- credentials and clients -----------------------------------------------------------------
     def check_credentials(self) -> None:
-        self._project()
-        self._bucket_name()
+        """The required settings, then the credentials themselves (a key file must load)."""
+        super().check_credentials()
         self._credentials  # noqa: B018 - resolving them is the check
 
     def _project(self) -> str:
@@ -165,8 +179,26 @@ class GoogleProvider(Provider):
             ) from exc
         return credentials
 
-    @cached_property
+    def _account_key(self) -> tuple[Any, ...]:
+        """Every setting the clients are built from: one pair of clients per account."""
+        settings = self.settings
+        token = settings.google_access_token
+        return (
+            PROVIDER,
+            settings.google_cloud_project,
+            settings.google_cloud_location,
+            settings.google_vertex_base_url,
+            settings.storage_emulator_host,
+            settings.google_application_credentials,
+            token.get_secret_value() if token is not None else None,
+        )
+
+    @property
     def _genai(self) -> GenaiClient:
+        """The account's Vertex client, shared in the process."""
+        return shared_client((*self._account_key(), "genai"), self._build_genai)
+
+    def _build_genai(self) -> GenaiClient:
         from google import genai
         from google.genai import types
 
@@ -181,8 +213,12 @@ class GoogleProvider(Provider):
             http_options=http_options,
         )
 
-    @cached_property
+    @property
     def _storage(self) -> storage.Client:
+        """The account's Cloud Storage client, shared in the process."""
+        return shared_client((*self._account_key(), "storage"), self._build_storage)
+
+    def _build_storage(self) -> storage.Client:
         """With an emulator configured, the client goes there anonymously: the endpoint comes
         from settings (not from the SDK's own reading of ``STORAGE_EMULATOR_HOST``)."""
         from google.auth.credentials import AnonymousCredentials
@@ -211,6 +247,11 @@ class GoogleProvider(Provider):
         """
         from google.genai import types
 
+        if not self.model:
+            raise InvalidRequestError(
+                "a Vertex AI batch job needs a model: build the provider "
+                "with one (for_account providers cannot submit)"
+            )
         display_name, labels = job_identity(metadata or {})
         bucket_name = self._bucket_name()
         folder = f"{GCS_ROOT}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex}"
@@ -264,10 +305,14 @@ class GoogleProvider(Provider):
         )
         return infos
 
-    def cancel(self, batch_id: str) -> BatchInfo:
+    def request_cancel(self, batch_id: str) -> BatchInfo:
         with translate_errors():
             self._genai.batches.cancel(name=checked_job_name(batch_id))
         return self.get(batch_id)
+
+    def find_marked(self, mark: BatchMark, *, limit: int = 100) -> OwnBatches:
+        """Vertex keeps the mark's pairs in the job's display name and labels."""
+        return self.matching_metadata(mark, limit=limit)
 
     def find_by_metadata(
         self, key: str, value: str, *, limit: int = 100
