@@ -268,6 +268,9 @@ class Provider(abc.ABC):
     #: A model of this provider, used where only the provider matters (reading a batch by id
     #: from the CLI) and by the demo.
     example_model: ClassVar[str]
+    #: Most batches one list call asks for (the provider's own maximum page); ``list`` follows
+    #: pages beyond it.
+    list_page_size: ClassVar[int]
     #: Provider options and their allowed values, the first being the default
     #: (``BatchProcessor(..., output_mode="tools")``).
     option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}

@@ -111,6 +111,8 @@ class GoogleProvider(Provider):
     batch_id_pattern: ClassVar[re.Pattern[str]] = _JOB_NAME
     statuses: ClassVar[Mapping[str, BatchStatus]] = STATUS_MAP
     example_model: ClassVar[str] = "gemini-2.5-flash"
+    #: Largest ``pageSize`` Vertex serves for ``batchPredictionJobs``.
+    list_page_size: ClassVar[int] = 100
     reserved_extra: ClassVar[frozenset[str]] = frozenset(
         {"contents", "system_instruction", "systemInstruction", "response_schema",
          "responseSchema", "response_mime_type", "responseMimeType"}
@@ -296,7 +298,8 @@ class GoogleProvider(Provider):
         """Vertex documents no order for its list call, so the page read is sorted here."""
         from google.genai import types
 
-        config = types.ListBatchJobsConfig(page_size=min(max(limit, 1), 100), filter=label_filter)
+        page_size = min(max(limit, 1), self.list_page_size)
+        config = types.ListBatchJobsConfig(page_size=page_size, filter=label_filter)
         with translate_errors():
             jobs = list(itertools.islice(self._genai.batches.list(config=config), limit))
         infos = [to_batch_info(job) for job in jobs]

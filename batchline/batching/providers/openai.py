@@ -63,8 +63,6 @@ METADATA_MAX_PAIRS = 16
 METADATA_MAX_KEY_CHARS = 64
 METADATA_MAX_VALUE_CHARS = 512
 
-#: Largest page ``GET /v1/batches`` serves.
-LIST_PAGE_SIZE = 100
 #: Bytes read at a time when streaming a result file.
 STREAM_CHUNK_BYTES = 1 << 16
 #: Per-call timeout: generous enough for a 200 MB upload, short enough to notice a dead server.
@@ -119,6 +117,8 @@ class OpenAIProvider(Provider):
     batch_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"batch_\S+")
     statuses: ClassVar[Mapping[str, BatchStatus]] = STATUS_MAP
     example_model: ClassVar[str] = "gpt-4.1-mini"
+    #: Largest page ``GET /v1/batches`` serves.
+    list_page_size: ClassVar[int] = 100
     option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"output_mode": MODES}
     reserved_extra: ClassVar[frozenset[str]] = RESERVED_BODY_KEYS
 
@@ -284,7 +284,9 @@ class OpenAIProvider(Provider):
         after: str | openai.Omit = openai.omit
         while remaining > 0:
             with translate_errors():
-                page = self.client.batches.list(limit=min(remaining, LIST_PAGE_SIZE), after=after)
+                page = self.client.batches.list(
+                    limit=min(remaining, self.list_page_size), after=after
+                )
             batches = page.data[:remaining]
             yield from batches
             remaining -= len(batches)
