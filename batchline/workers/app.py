@@ -90,8 +90,7 @@ def import_provider_sdks(**_: Any) -> None:
     """Import every provider's SDK while the worker starts, not inside its first task: the
     imports take seconds, which would otherwise delay the first job of a fresh worker (and
     ``enqueue_batch`` callers, which never start a worker, do not pay for them)."""
-    for name in PROVIDERS:
-        provider_class(name)
+    provider_classes()
 
 
 #: The app ``celery -A batchline.workers.app`` and ``enqueue_batch`` use, from the environment.
