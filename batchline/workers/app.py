@@ -13,7 +13,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_init
 
-from batchline.batching.providers import PROVIDERS, provider_class
+from batchline.batching.providers import PROVIDERS, provider_classes
 from batchline.workers.runtime import Runtime
 from batchline.workers.settings import WorkerSettings, get_worker_settings
 from batchline.workers.tasks import POLL_PROVIDER, register_tasks
