@@ -12,9 +12,10 @@ from typing import IO, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.parsing import ResultsSource, account, iter_parse, iter_source_lines
 from batchline.batching.providers import BatchInfo, Provider, RequestOptions, provider_class
-from batchline.batching.providers.base import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, Message
+from batchline.batching.providers.base import Message
 from batchline.batching.requests import (
     RequestSource,
     default_custom_ids,

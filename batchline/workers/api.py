@@ -17,13 +17,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RequestOptions
 from batchline.batching.processor import split_model
 from batchline.batching.providers import PROVIDERS
 from batchline.batching.providers.base import (
-    DEFAULT_MAX_TOKENS,
-    DEFAULT_TEMPERATURE,
     Message,
-    RequestOptions,
 )
 from batchline.batching.results import (
     RETRYABLE_ERRORS,

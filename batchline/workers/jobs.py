@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from batchline.batching.providers.base import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.status import BatchStatus
 from batchline.errors import BatchlineError
 

@@ -26,8 +26,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from batchline.batching.options import RequestOptions
 from batchline.batching.processor import BatchProcessor
-from batchline.batching.providers.base import RequestOptions
 from batchline.batching.status import BatchStatus
 from batchline.errors import BatchlineError, ProviderRejected, ProviderRetryableError
 from batchline.workers import polling

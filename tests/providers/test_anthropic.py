@@ -17,13 +17,14 @@ from anthropic.types.messages import MessageBatch
 from pydantic import BaseModel, SecretStr
 
 from batchline.batching import BatchError, BatchProcessor, BatchStatus, BatchSuccess, ErrorType
+from batchline.batching.options import RequestOptions
 from batchline.batching.providers import provider_class
 from batchline.batching.providers.anthropic import (
     AnthropicProvider,
     batch_status,
     split_lines,
 )
-from batchline.batching.providers.base import BatchInfo, RequestOptions
+from batchline.batching.providers.base import BatchInfo
 from batchline.config import Settings
 from batchline.errors import (
     ConfigurationError,

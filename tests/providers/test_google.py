@@ -17,10 +17,9 @@ from pydantic import BaseModel
 
 from batchline.batching import BatchError, BatchProcessor, BatchStatus, BatchSuccess, ErrorType
 from batchline.batching.providers import RequestOptions
-from batchline.batching.providers.google import (
+from batchline.batching.providers.google import GoogleProvider, iter_lines
+from batchline.batching.providers.google_jobs import (
     STATUS_MAP,
-    GoogleProvider,
-    iter_lines,
     job_identity,
     label_key,
     label_value,

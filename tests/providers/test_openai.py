@@ -26,9 +26,9 @@ from batchline.batching import (
     extract_results,
     filter_successful,
 )
+from batchline.batching.options import RequestOptions
 from batchline.batching.providers import openai as openai_provider
 from batchline.batching.providers import provider_class
-from batchline.batching.providers.base import RequestOptions
 from batchline.batching.providers.openai import (
     OpenAIProvider,
     is_reasoning_model,

@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from batchline.batching import BatchProcessor, BatchStatus
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.providers import (
     PROVIDERS,
     Provider,
@@ -21,7 +22,6 @@ from batchline.batching.providers import (
     provider_classes,
     provider_for_batch_id,
 )
-from batchline.batching.providers.base import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.config import Settings
 from batchline.errors import ConfigurationError, InvalidRequestError
 from batchline.workers.api import enqueue_batch

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 
+from batchline.batching.options import RequestOptions
 from batchline.batching.providers.base import (
     BatchInfo,
     BatchMark,
@@ -13,7 +14,6 @@ from batchline.batching.providers.base import (
     Provider,
     ProviderLimits,
     RequestCounts,
-    RequestOptions,
 )
 from batchline.errors import InvalidRequestError, UnknownProviderError
 

@@ -25,6 +25,7 @@ import orjson
 from anthropic.types.messages import MessageBatch
 from pydantic import BaseModel
 
+from batchline.batching.options import RequestOptions, check_custom_id
 from batchline.batching.providers.anthropic_results import plain_answer, read_result_line
 from batchline.batching.providers.base import (
     BatchInfo,
@@ -37,12 +38,10 @@ from batchline.batching.providers.base import (
     Provider,
     ProviderLimits,
     RequestCounts,
-    RequestOptions,
     RequiredSetting,
-    check_custom_id,
-    shared_client,
     split_lines,
 )
+from batchline.batching.providers.clients import shared_client
 from batchline.batching.schema import anthropic_tool_schema, schema_name
 from batchline.batching.status import BatchStatus
 from batchline.config import Settings

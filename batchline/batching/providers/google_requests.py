@@ -10,11 +10,10 @@ from typing import Any
 
 import orjson
 
+from batchline.batching.options import RequestOptions, check_custom_id
 from batchline.batching.providers.base import (
     LineEncoder,
     Message,
-    RequestOptions,
-    check_custom_id,
 )
 from batchline.errors import InvalidRequestError
 

@@ -25,6 +25,7 @@ import orjson
 from openai.types import Batch
 from pydantic import BaseModel
 
+from batchline.batching.options import RequestOptions, check_custom_id
 from batchline.batching.providers.base import (
     BatchInfo,
     BatchMark,
@@ -36,12 +37,10 @@ from batchline.batching.providers.base import (
     Provider,
     ProviderLimits,
     RequestCounts,
-    RequestOptions,
     RequiredSetting,
-    check_custom_id,
-    shared_client,
     split_lines,
 )
+from batchline.batching.providers.clients import shared_client
 from batchline.batching.providers.openai_results import plain_answer, read_result_line
 from batchline.batching.schema import openai_strict_schema, schema_name
 from batchline.batching.status import BatchStatus
