@@ -13,6 +13,7 @@ from typing import IO, Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from batchline.batching.estimate import CostEstimate, estimate_lines, estimate_source
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.parsing import ResultsSource, account, iter_parse, iter_source_lines
 from batchline.batching.providers import BatchInfo, Provider, RequestOptions, provider_class
 from batchline.batching.providers.base import Message
@@ -85,8 +86,8 @@ class BatchProcessor(Generic[T]):
         self,
         messages_list: Iterable[Sequence[Message]],
         file_path: str | os.PathLike[str] | None = None,
-        max_tokens: int | None = 1000,
-        temperature: float | None = 0.1,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        temperature: float | None = DEFAULT_TEMPERATURE,
         *,
         custom_ids: Iterable[str] | None = None,
         **extra: Any,
@@ -98,7 +99,7 @@ class BatchProcessor(Generic[T]):
         Extra keyword arguments go into every request body (``top_p=0.9``, ...).
         """
         options = RequestOptions(
-            max_tokens=max_tokens if max_tokens is not None else 1000,
+            max_tokens=max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS,
             temperature=temperature,
             extra=extra,
         )

@@ -40,34 +40,19 @@ ResponseModelOpt = Annotated[
     ),
 ]
 
-#: Placeholder model names used when only the provider matters (status, results, cancel).
-_DEFAULT_MODELS = {
-    "openai": "openai/gpt-4.1-mini",
-    "anthropic": "anthropic/claude-3-5-sonnet-20241022",
-    "google": "google/gemini-2.5-flash",
-}
-
-
-def provider_for_batch_id(batch_id: str) -> str:
-    """Each provider's batch ids look different, so the guide's ``results`` needs no --model."""
-    if batch_id.startswith("msgbatch_"):
-        return "anthropic"
-    if batch_id.startswith("batch_"):
-        return "openai"
-    if "batchPredictionJobs/" in batch_id:
-        return "google"
-    raise InvalidRequestError(
-        f"cannot tell the provider of batch id {batch_id!r}; pass --model provider/model-name"
-    )
-
 
 def _processor(model: str | None, batch_id: str | None, response_model: str | None) -> Any:
+    """The processor for ``--model``; without it, for the provider whose batch ids look like
+    ``batch_id`` (each provider's differ, so the guide's ``results`` needs no --model) and that
+    provider's example model, since reading a batch depends on no model."""
     from batchline.batching import BatchProcessor
+    from batchline.batching.providers import provider_for_batch_id
 
     if model is None:
         if batch_id is None:
             raise InvalidRequestError("--model is required (provider/model-name)")
-        model = _DEFAULT_MODELS[provider_for_batch_id(batch_id)]
+        provider = provider_for_batch_id(batch_id)
+        model = f"{provider.name}/{provider.example_model}"
     return BatchProcessor(model, load_model(response_model))
 
 

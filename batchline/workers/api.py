@@ -20,9 +20,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from batchline.batching.cost import Bill
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RequestOptions
 from batchline.batching.processor import split_model
 from batchline.batching.providers import PROVIDERS
-from batchline.batching.providers.base import Message
+from batchline.batching.providers.base import (
+    Message,
+)
 from batchline.batching.results import (
     RETRYABLE_ERRORS,
     BatchError,
@@ -69,8 +72,8 @@ def enqueue_batch(
     response_model: type[T],
     messages: Iterable[Sequence[Message]],
     *,
-    max_tokens: int = 1000,
-    temperature: float | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    temperature: float | None = DEFAULT_TEMPERATURE,
     metadata: dict[str, str] | None = None,
     callbacks: Iterable[CallbackLike] = (),
     results_path: str | Path | None = None,
@@ -96,8 +99,9 @@ def enqueue_batch(
         )
     response_path = model_path(response_model)
     _check_schema(response_model)
-    if max_tokens < 1:
-        raise InvalidRequestError(f"max_tokens must be at least 1, got {max_tokens}")
+    RequestOptions(
+        max_tokens=max_tokens, temperature=temperature
+    )  # checks them, as the library does
     job = Job(
         id=new_job_id(),
         model=model,
