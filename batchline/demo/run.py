@@ -411,7 +411,7 @@ def _job_report(handle: JobHandle[Contact], model: str) -> JobReport:
     if JobState(summary.state) in RESULTS_READY_STATES:
         for result in handle.iter_results():
             # Errors that carry usage were billed too (a truncated answer was generated).
-            tokens.add(result.usage, summary.provider)
+            tokens.add(result.usage)
             if result.success:
                 succeeded += 1
             else:
