@@ -15,6 +15,14 @@ class ConfigurationError(BatchlineError):
     """A setting is missing or wrong, e.g. a credential whose env var is unset."""
 
 
+class ServiceUnavailableError(BatchlineError):
+    """A service batchline needs on this side (Redis) does not answer; the message names it."""
+
+
+class PortInUseError(ConfigurationError):
+    """A port batchline was asked to listen on (sandbox, Flower) is taken by another process."""
+
+
 class InvalidRequestError(BatchlineError, ValueError):
     """The caller asked for something that can never work: bad model string, empty list, ..."""
 
@@ -29,6 +37,17 @@ class LimitExceededError(InvalidRequestError):
 
 class ResponseModelError(InvalidRequestError, TypeError):
     """The response model is not a pydantic model, or cannot be imported by workers."""
+
+
+class JobFailedError(BatchlineError):
+    """``JobHandle.wait()`` found the job ended without results a retry could give: the
+    workers could not run it at all (a model or callback they cannot import, a missing
+    credential). ``job_id`` and ``reason`` say which job and why."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id} failed: {reason}")
+        self.job_id = job_id
+        self.reason = reason
 
 
 class ProviderError(BatchlineError):
