@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from batchline.batching.parsing import ResultsSource, account, iter_parse, iter_source_lines
 from batchline.batching.providers import BatchInfo, Provider, RequestOptions, provider_class
 from batchline.batching.providers.base import Message
+from batchline.batching.request_lines import check_request_file
 from batchline.batching.requests import (
     RequestSource,
     default_custom_ids,
@@ -163,8 +164,12 @@ class BatchProcessor(Generic[T]):
         file_path_or_buffer: RequestSource,
         metadata: dict[str, str] | None = None,
     ) -> str:
-        """Upload the requests and start one provider batch; return the provider's batch id."""
+        """Upload the requests and start one provider batch; return the provider's batch id.
+
+        Every line is checked first (JSON object, the provider's request shape, a unique
+        custom id): a bad line is an ``InvalidRequestError`` naming it, and nothing is sent."""
         self.check_limits(file_path_or_buffer)
+        check_request_file(file_path_or_buffer, type(self.provider))
         self.provider.check_credentials()
         with open_source(file_path_or_buffer) as handle:
             info = self.provider.submit(handle, metadata)

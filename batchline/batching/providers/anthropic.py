@@ -39,6 +39,7 @@ from batchline.batching.providers.base import (
     RequestOptions,
     split_lines,
 )
+from batchline.batching.request_lines import line_field, only_keys
 from batchline.batching.schema import anthropic_tool_schema, schema_name
 from batchline.batching.status import BatchStatus
 from batchline.config import Settings
@@ -58,6 +59,8 @@ OutputMode = Literal["tools", "json_schema"]
 
 #: Anthropic's rule for ``custom_id``; checked while building so a bad id never reaches a batch.
 CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+#: The keys of one request line of a batch.
+_LINE_KEYS = frozenset({"custom_id", "params"})
 
 #: Provider options this module understands (``BatchProcessor(..., output_mode=...)``).
 OPTIONS: frozenset[str] = frozenset({"output_mode"})
@@ -115,6 +118,25 @@ class AnthropicProvider(Provider):
         self._sdk: anthropic.Anthropic | None = None
 
     # -- building --------------------------------------------------------------------------
+    @classmethod
+    def check_request_line(cls, record: dict[str, Any]) -> str:
+        """``{"custom_id", "params"}``, the params with ``model``, ``max_tokens`` and
+        ``messages`` (https://docs.anthropic.com/en/api/creating-message-batches, read
+        2026-12); the custom id as ``CUSTOM_ID_PATTERN`` says."""
+        only_keys(record, _LINE_KEYS, "the line")
+        custom_id: str = line_field(record, "custom_id", str, "a string")
+        if CUSTOM_ID_PATTERN.fullmatch(custom_id) is None:
+            raise InvalidRequestError(
+                f"custom_id {custom_id!r} is not valid for Anthropic: use 1 to 64 letters, "
+                "digits, '_' or '-'"
+            )
+        params: dict[str, Any] = line_field(record, "params", dict, "an object")
+        line_field(params, "model", str, "a string")
+        line_field(params, "max_tokens", int, "a whole number")
+        if not line_field(params, "messages", list, "a list of messages"):
+            raise InvalidRequestError("'messages' is empty")
+        return custom_id
+
     def line_encoder(self, response_model: type[BaseModel], options: RequestOptions) -> LineEncoder:
         """Encode everything but the conversation once; each line then costs one ``orjson``
         call on the messages plus a join of byte fragments."""
