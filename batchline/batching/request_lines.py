@@ -59,8 +59,8 @@ def _checked(line: bytes, number: int, provider: type[Provider]) -> str:
         other = _written_for(record, provider)
         if other:
             raise InvalidRequestError(
-                f"line {number} is a {other} request, not a {provider.name} one: the file was "
-                f"written for {other}; submit it with a {other}/... model"
+                f"line {number} has {other}'s request shape, not {provider.name}'s: the file "
+                f"was written for {other}; submit it with model {other}/<model-name>"
             ) from None
         raise InvalidRequestError(f"line {number}: {exc}") from None
 
