@@ -15,6 +15,12 @@ class ConfigurationError(BatchlineError):
     """A setting is missing or wrong, e.g. a credential whose env var is unset."""
 
 
+class WorkerImportError(ConfigurationError):
+    """A worker cannot import what a job names by import path (its response model or a
+    completion callback): the module is not importable where the worker runs. A local
+    mistake, never retried: the message names the fix."""
+
+
 class ServiceUnavailableError(BatchlineError):
     """A service batchline needs on this side (Redis) does not answer; the message names it."""
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import orjson
 
-from batchline.errors import BatchlineError, InvalidRequestError
+from batchline.batching.results import ErrorType
+from batchline.errors import BatchlineError, ConfigurationError, InvalidRequestError
 from batchline.workers.jobs import Job, JobState
 
 if TYPE_CHECKING:
@@ -155,13 +156,12 @@ def resolve_function(path: str) -> Callable[[JobHandle[Any]], Any]:
     if path not in _REGISTRY:
         import importlib
 
-        module_name = path.partition(":")[0]
+        from batchline.modelref import unimportable
+
         try:
-            importlib.import_module(module_name)
+            importlib.import_module(path.partition(":")[0])
         except ImportError as exc:
-            raise PermanentCallbackError(
-                f"cannot import callback module {module_name!r}: {exc}"
-            ) from exc
+            raise unimportable("callback", path, exc) from None
     try:
         return _REGISTRY[path]
     except KeyError:
@@ -241,10 +241,15 @@ def fire(
         _invoke(rt, job, spec, index)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        give_up = isinstance(exc, PermanentCallbackError) or (
-            attempt + 1 >= rt.settings.callback_max_retries
+        local = isinstance(exc, ConfigurationError)  # e.g. its module does not import here
+        give_up = (
+            local
+            or isinstance(exc, PermanentCallbackError)
+            or (attempt + 1 >= rt.settings.callback_max_retries)
         )
-        _record(rt, job_id, index, spec, "failed" if give_up else "retrying", attempt + 1, message)
+        state = "failed" if give_up else "retrying"
+        kind = ErrorType.CONFIGURATION_ERROR.value if local else ""
+        _record(rt, job_id, index, spec, state, attempt + 1, message, error_type=kind)
         rt.store.record_error(job_id, f"callback {spec.label} failed: {message}")
         logger.warning(
             "job=%s callback=%s attempt=%d failed%s: %s",
@@ -312,13 +317,24 @@ def post_webhook(rt: Runtime, url: str, summary: dict[str, Any], *, delivery: st
 
 
 def _record(
-    rt: Runtime, job_id: str, index: int, spec: CallbackSpec, state: str, attempts: int, error: str
+    rt: Runtime,
+    job_id: str,
+    index: int,
+    spec: CallbackSpec,
+    state: str,
+    attempts: int,
+    error: str,
+    *,
+    error_type: str = "",
 ) -> None:
+    """``error_type`` is ``configuration_error`` for a callback that failed on this side
+    (``JobHandle.wait`` raises for those), "" otherwise."""
     entry = {
         **spec.to_dict(),
         "state": state,
         "attempts": attempts,
         "last_error": error,
+        "error_type": error_type,
         "updated_at": time.time(),
     }
     rt.redis.hset(rt.keys.callbacks(job_id), str(index), orjson.dumps(entry).decode())

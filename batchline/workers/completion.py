@@ -122,6 +122,8 @@ def _shard_results(
     # No provider batch, or one that failed as a whole: every request gets the batch's error.
     cancelled = shard.status == BatchStatus.CANCELLED.value
     error_type = ErrorType.CANCELLED if cancelled else ErrorType.PROVIDER_ERROR
+    if shard.error_type:
+        error_type = ErrorType(shard.error_type)
     message = shard.error or f"the provider batch ended as {shard.status or 'failed'}"
     for cid in expected:
         yield BatchError(custom_id=cid, error_type=error_type, error_message=message).to_dict()

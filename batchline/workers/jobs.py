@@ -103,6 +103,9 @@ class Shard:
     status: str = ""
     provider_status: str = ""
     error: str = ""
+    #: For a shard that ended without a provider batch: the ``ErrorType`` its requests get
+    #: ("" = provider_error, or cancelled when the status says so).
+    error_type: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     poll_failures: int = 0
 
@@ -120,6 +123,7 @@ class Shard:
             "status": self.status,
             "provider_status": self.provider_status,
             "error": self.error,
+            "error_type": self.error_type,
             "counts": orjson.dumps(self.counts).decode(),
             "poll_failures": str(self.poll_failures),
         }
@@ -135,6 +139,7 @@ class Shard:
             status=data.get("status", ""),
             provider_status=data.get("provider_status", ""),
             error=data.get("error", ""),
+            error_type=data.get("error_type", ""),
             counts=orjson.loads(data.get("counts") or "{}"),
             poll_failures=int(data.get("poll_failures") or 0),
         )
