@@ -204,10 +204,16 @@ class JobSummary:
 
 
 class JobHandle(Generic[T]):
-    """A job in the workers' hands: its state, its results once stored, and cancel."""
+    """A job in the workers' hands: its state, its results once stored, and cancel.
+
+    ``id`` is the job's id (16 hex characters): keep it to find the job again later with
+    ``get_job(id)`` or ``batchline jobs show ID``; it also starts every custom id of the
+    job's provider requests, and callbacks and webhooks carry it.
+    """
 
     def __init__(self, job_id: str, app: Celery | None = None) -> None:
-        self.id = job_id
+        #: The job's id, as ``enqueue_batch`` made it (see the class docstring).
+        self.id: str = job_id
         self.app = app or _default_app()
         self._rt = _runtime(self.app)
 
