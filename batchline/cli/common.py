@@ -118,12 +118,19 @@ def redacted(url: str) -> str:
     return url.replace(f":{password}@", ":***@", 1)
 
 
+#: Width of output that goes to a pipe or a log with no ``COLUMNS``: Rich would assume 80 and
+#: cut table cells (ids, costs) that a reader of the log needs whole.
+PIPED_WIDTH = 200
+
+
 def honour_columns() -> None:
     """Rich reads ``COLUMNS`` once, when the console is made; commands run one after another in
     one process (tests, notebooks, a shell wrapper) must see the width as it is now."""
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit():
         console.width = int(columns)
+    elif not console.is_terminal:
+        console.width = PIPED_WIDTH
 
 
 def load_model(path: str | None) -> Any:

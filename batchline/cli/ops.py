@@ -37,7 +37,9 @@ CELERY_APP = "batchline.workers.app"
 def register(app: typer.Typer) -> None:
     """Add the operations commands to the top-level app."""
     app.command("flower")(flower)
-    app.command("demo")(demo)
+    app.command(
+        "demo", short_help="Run one job per provider end to end and show what batching saved."
+    )(demo)
 
 
 def check_basic_auth(value: str) -> list[str]:

@@ -21,8 +21,15 @@ if TYPE_CHECKING:
 def register(app: typer.Typer) -> None:
     app.command("sandbox")(sandbox)
     passthrough = {"allow_extra_args": True, "ignore_unknown_options": True}
-    app.command("worker", context_settings=passthrough)(worker)
-    app.command("beat", context_settings=passthrough)(beat)
+    # One-line summaries for the top-level list; each command's --help has the whole story.
+    app.command(
+        "worker",
+        context_settings=passthrough,
+        short_help="Run a Celery worker for batchline's jobs.",
+    )(worker)
+    app.command(
+        "beat", context_settings=passthrough, short_help="Run the one beat that schedules polling."
+    )(beat)
 
 
 def sandbox(
