@@ -139,9 +139,7 @@ def test_flower_on_a_taken_port_is_one_line_and_exits(taken_port: int) -> None:
 # -- the worker's own modules ------------------------------------------------------------------
 @pytest.mark.parametrize("command", ["worker", "beat"])
 def test_an_include_that_does_not_import_is_one_line(command: str, tmp_path: Path) -> None:
-    code, output, _ = run_cli(
-        command, "--include", "no_such_module_here", env={"REDIS_URL": REDIS}
-    )
+    code, output, _ = run_cli(command, "--include", "no_such_module_here", env={"REDIS_URL": REDIS})
     assert_one_line_error(code, output, "--include no_such_module_here: cannot import it")
 
 
