@@ -148,3 +148,29 @@ def test_an_include_from_the_environment_that_does_not_import_is_one_line() -> N
         "worker", env={"REDIS_URL": REDIS, "BATCHLINE_INCLUDE": "json, not_a_module_either"}
     )
     assert_one_line_error(code, output, "--include not_a_module_either: cannot import it")
+
+
+# -- exit codes of worker and beat -------------------------------------------------------------
+def test_the_worker_exits_non_zero_when_celerys_worker_fails(tmp_path: Path) -> None:
+    """``celery worker`` exits 1 when it cannot start (here: its pid file cannot be written);
+    a supervisor that restarts on failure must see the same from ``batchline worker``."""
+    pidfile = tmp_path / "no-such-dir" / "worker.pid"
+    code, output, _ = run_cli(
+        "worker",
+        "--",
+        "--without-mingle",
+        f"--pidfile={pidfile}",
+        env={
+            "REDIS_URL": REDIS,
+            "BATCHLINE_QUEUE": f"bltest-exit-{os.getpid()}",
+            "BATCHLINE_BROKER_KEY_PREFIX": f"bltest-exit-{os.getpid()}:",
+        },
+    )
+    assert code == 1, output
+    assert "LockFailed" in output  # Celery's own report, as `celery worker` prints it
+
+
+def test_a_bad_celery_option_exits_as_celery_would() -> None:
+    code, output, _ = run_cli("worker", "--", "--no-such-celery-option", env={"REDIS_URL": REDIS})
+    assert code == 2, output  # click's usage error, as from `celery worker`
+    assert "No such option" in output and "Traceback" not in output
