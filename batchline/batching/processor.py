@@ -17,6 +17,7 @@ from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.parsing import ResultsSource, account, iter_parse, iter_source_lines
 from batchline.batching.providers import BatchInfo, Provider, RequestOptions, provider_class
 from batchline.batching.providers.base import Message
+from batchline.batching.request_lines import check_request_file
 from batchline.batching.requests import (
     RequestSource,
     check_messages,
@@ -203,11 +204,14 @@ class BatchProcessor(Generic[T]):
 
         With ``max_cost`` (or the ``BATCHLINE_MAX_COST`` setting) a batch whose upper cost
         estimate is over it raises ``BudgetExceededError`` before anything is uploaded.
+        Every line is checked first (JSON object, the provider's request shape, a unique
+        custom id): a bad line is an ``InvalidRequestError`` naming it, and nothing is sent.
         """
         budget = max_cost if max_cost is not None else self.settings.max_cost
         if budget is not None:
             self.estimate_cost(file_path_or_buffer).check_budget(budget)
         self.check_limits(file_path_or_buffer)
+        check_request_file(file_path_or_buffer, type(self.provider))
         self.provider.check_credentials()
         with open_source(file_path_or_buffer) as handle:
             info = self.provider.submit(handle, metadata)

@@ -15,7 +15,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
+from batchline.errors import InvalidRequestError
+
 _Choice = TypeVar("_Choice")
+
+#: The shares of requests that draw a line fault, tried in this order.
+_LINE_RATES = (
+    "error_rate",
+    "invalid_json_rate",
+    "schema_violation_rate",
+    "truncated_rate",
+    "refusal_rate",
+)
+#: The shares of API calls answered with an HTTP error.
+_HTTP_RATES = ("http_429_rate", "http_500_rate", "http_503_rate")
+_RATES = (*_LINE_RATES, *_HTTP_RATES, "partial_share")
 
 
 class LineFault(StrEnum):
@@ -63,8 +77,28 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """Refuse settings that cannot mean anything, rather than run a sandbox that quietly
+        ignores them: a rate outside 0..1, or an unknown batch outcome.
+
+        Raises:
+            InvalidRequestError: naming the setting and the values it accepts.
+        """
         if self.batch_outcome is not None:
-            self.batch_outcome = BatchOutcome(self.batch_outcome)
+            try:
+                self.batch_outcome = BatchOutcome(self.batch_outcome)
+            except ValueError:
+                choices = ", ".join(outcome.value for outcome in BatchOutcome)
+                raise InvalidRequestError(
+                    f"batch outcome {self.batch_outcome!r} is not one of {choices}"
+                ) from None
+        for name in _RATES:
+            rate = getattr(self, name)
+            if not 0.0 <= rate <= 1.0:
+                raise InvalidRequestError(f"{name} must be between 0 and 1, got {rate:g}")
+        if self.completion_delay < 0:
+            raise InvalidRequestError(
+                f"completion_delay must be 0 or more seconds, got {self.completion_delay:g}"
+            )
         self._rng = random.Random(self.seed)
 
     def _unit(self, key: str) -> float:

@@ -100,6 +100,9 @@ class Shard:
     status: BatchStatus | None = None
     provider_status: str = ""
     error: str = ""
+    #: For a shard that ended without a provider batch: the ``ErrorType`` its requests get
+    #: ("" = provider_error, or cancelled when the status says so).
+    error_type: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     poll_failures: int = 0
 
