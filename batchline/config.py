@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     )
     storage_emulator_host: str | None = Field(None, validation_alias=_env("STORAGE_EMULATOR_HOST"))
 
+    # Gemini Developer API (an API key, no project or bucket). GOOGLE_API_KEY wins over
+    # GEMINI_API_KEY when both are set, as in google-genai.
+    gemini_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("GOOGLE_API_KEY", "GEMINI_API_KEY")
+    )
+    gemini_base_url: str | None = Field(None, validation_alias=_env("GOOGLE_GEMINI_BASE_URL"))
+
     # Workers
     redis_url: str = Field("redis://localhost:6379/0", validation_alias=_env("REDIS_URL"))
     #: Seconds between beat polls of each provider.

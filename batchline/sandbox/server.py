@@ -1,4 +1,5 @@
-"""The sandbox server: one HTTP port for OpenAI, Anthropic and Vertex AI, one for Cloud Storage.
+"""The sandbox server: one HTTP port for OpenAI, Anthropic, Vertex AI and the Gemini
+Developer API, one for Cloud Storage.
 
 The Cloud Storage part is ``gcp-storage-emulator`` on its own port, because
 ``STORAGE_EMULATOR_HOST`` must be a bare host and the emulator already speaks the resumable
@@ -19,6 +20,7 @@ from starlette.routing import Mount, Route
 
 from batchline.ports import check_port_free
 from batchline.sandbox import anthropic as anthropic_app
+from batchline.sandbox import gemini as gemini_app
 from batchline.sandbox import google as google_app
 from batchline.sandbox import openai as openai_app
 from batchline.sandbox.context import SandboxContext
@@ -29,6 +31,7 @@ from batchline.sandbox.faults import Faults
 OPENAI_KEY = "sk-sandbox-openai"
 ANTHROPIC_KEY = "sk-ant-sandbox"
 GOOGLE_TOKEN = "ya29.sandbox-token"
+GEMINI_KEY = "AIza-sandbox-gemini"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -38,7 +41,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class Sandbox:
-    """A local stand-in for the three providers' batch APIs, for tests, demos and offline work.
+    """A local stand-in for the four providers' batch APIs, for tests, demos and offline work.
 
     ``with Sandbox() as sb: os.environ.update(sb.env)`` points batchline and the official SDKs
     at it. ``sb.faults`` and ``sb.model`` can be replaced while it runs.
@@ -109,6 +112,11 @@ class Sandbox:
         return f"{self.base_url}/google"
 
     @property
+    def gemini_base_url(self) -> str:
+        """Gemini Developer API root (``HttpOptions(base_url=...)``, ``GOOGLE_GEMINI_BASE_URL``)."""
+        return f"{self.base_url}{gemini_app.MOUNT}"
+
+    @property
     def gcs_url(self) -> str:
         """Cloud Storage endpoint, as ``STORAGE_EMULATOR_HOST``."""
         return self.context.gcs_url
@@ -128,6 +136,8 @@ class Sandbox:
             "GOOGLE_GENAI_USE_VERTEXAI": "true",
             "BATCHLINE_GOOGLE_ACCESS_TOKEN": GOOGLE_TOKEN,
             "STORAGE_EMULATOR_HOST": self.gcs_url,
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GOOGLE_GEMINI_BASE_URL": self.gemini_base_url,
         }
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -139,6 +149,7 @@ class Sandbox:
                 Mount("/openai", app=openai_app.build_app(ctx)),
                 Mount("/anthropic", app=anthropic_app.build_app(ctx)),
                 Mount("/google", app=google_app.build_app(ctx)),
+                Mount(gemini_app.MOUNT, app=gemini_app.build_app(ctx)),
             ]
         )
 

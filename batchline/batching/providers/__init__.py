@@ -22,6 +22,7 @@ PROVIDERS: dict[str, str] = {
     "openai": "batchline.batching.providers.openai:OpenAIProvider",
     "anthropic": "batchline.batching.providers.anthropic:AnthropicProvider",
     "google": "batchline.batching.providers.google:GoogleProvider",
+    "gemini": "batchline.batching.providers.gemini:GeminiProvider",
 }
 
 

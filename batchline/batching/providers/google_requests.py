@@ -32,10 +32,18 @@ _GENERATION_ALIASES = {"stop": "stopSequences"}
 
 
 def build_encoder(
-    schema: dict[str, Any], options: RequestOptions, custom_id_pattern: re.Pattern[str]
+    schema: dict[str, Any],
+    options: RequestOptions,
+    custom_id_pattern: re.Pattern[str],
+    *,
+    labels: bool = True,
 ) -> LineEncoder:
     """Everything but the id and the conversation is encoded once here; each line is then a
-    join of constant byte fragments and one ``orjson.dumps`` of the converted contents."""
+    join of constant byte fragments and one ``orjson.dumps`` of the converted contents.
+
+    ``labels=False`` writes the Gemini Developer API's line: its ``GenerateContentRequest`` has
+    no ``labels`` (and its ``key`` comes back as sent), so the id travels in ``key`` alone.
+    """
     generation: dict[str, Any] = {
         "responseMimeType": "application/json",
         "responseSchema": schema,
@@ -48,6 +56,11 @@ def build_encoder(
     for raw_key, value in options.extra.items():
         key = _GENERATION_ALIASES.get(raw_key) or _CAMEL.sub(lambda m: m.group(1).upper(), raw_key)
         if key == "labels":
+            if not labels:
+                raise InvalidRequestError(
+                    "the Gemini Developer API has no request labels: remove 'labels' from the "
+                    "extra options"
+                )
             user_labels = dict(value)
         elif key in _REQUEST_FIELDS:
             request_extra[key] = value
@@ -61,7 +74,8 @@ def build_encoder(
     labelled = tail + b',"labels":{' + user_pairs + (b"," if user_labels else b"") + b'"custom_id":'
     unlabelled = tail + (b',"labels":' + dumps(user_labels) if user_labels else b"") + b"}}"
     system_open = b',"systemInstruction":{"parts":'
-    label_ok = LABEL_VALUE.match
+    label_ok = LABEL_VALUE.match if labels else (lambda _: None)
+    checked = check_key_survives if labels else (lambda _: None)
 
     def encode(custom_id: str, messages: Sequence[Message]) -> bytes:
         check_custom_id(custom_id, custom_id_pattern)
@@ -73,7 +87,7 @@ def build_encoder(
         if label_ok(custom_id):
             pieces += (labelled, key, b"}}}")
         else:
-            check_key_survives(custom_id)
+            checked(custom_id)
             pieces.append(unlabelled)
         return b"".join(pieces)
 
