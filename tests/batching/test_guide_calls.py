@@ -37,6 +37,7 @@ MODELS = {
     "openai": "openai/gpt-4.1-mini",
     "anthropic": "anthropic/claude-3-5-sonnet-20241022",
     "google": "google/gemini-2.5-flash",
+    "gemini": "gemini/gemini-2.5-flash",
 }
 PROVIDERS = sorted(MODELS)
 
@@ -48,10 +49,14 @@ GENERATION_SETTINGS = {
         line["request"]["generationConfig"]["maxOutputTokens"],
         line["request"]["generationConfig"].get("temperature"),
     ),
+    "gemini": lambda line: (
+        line["request"]["generationConfig"]["maxOutputTokens"],
+        line["request"]["generationConfig"].get("temperature"),
+    ),
 }
 
 #: Anthropic batches carry no metadata (the provider has no field for it); the others keep it.
-KEEPS_METADATA = {"openai": True, "anthropic": False, "google": True}
+KEEPS_METADATA = {"openai": True, "anthropic": False, "google": True, "gemini": True}
 
 #: The statuses the guide's in-memory loop stops on.
 GUIDE_LOOP_EXITS = ["completed", "failed", "cancelled"]
@@ -208,4 +213,57 @@ def test_google_without_gcs_bucket_names_the_variable(
     processor = BatchProcessor(MODELS["google"], User)
 
     with pytest.raises(BatchlineError, match="GCS_BUCKET"):
+        processor.submit_batch(processor.create_batch_from_messages(two_people(), None))
+
+
+#: What Vertex AI needs and the Gemini Developer API does not.
+VERTEX_ONLY_ENV = (
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GCS_BUCKET",
+    "GOOGLE_VERTEX_BASE_URL",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "BATCHLINE_GOOGLE_ACCESS_TOKEN",
+    "STORAGE_EMULATOR_HOST",
+)
+
+
+@pytest.mark.parametrize("key_env", ["GEMINI_API_KEY", "GOOGLE_API_KEY"])
+def test_gemini_runs_both_guide_examples_with_only_an_api_key(
+    key_env: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in VERTEX_ONLY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    key = sandbox.env["GEMINI_API_KEY"]
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.setenv(key_env, key)
+    get_settings.cache_clear()
+    monkeypatch.chdir(tmp_path)
+    processor = BatchProcessor(MODELS["gemini"], User)
+
+    processor.create_batch_from_messages(
+        file_path="batch_requests.jsonl",
+        messages_list=two_people_with_a_system_prompt(),
+        max_tokens=200,
+        temperature=0.1,
+    )
+    from_file = processor.submit_batch("batch_requests.jsonl")
+    buffer = processor.create_batch_from_messages(two_people(), file_path=None)
+    in_memory = processor.submit_batch(buffer)
+
+    for batch_id in (from_file, in_memory):
+        assert poll_until_over(processor, batch_id)["status"] == "completed"
+        users = extract_results(processor.get_results(batch_id))
+        assert len(users) == 2 and all(isinstance(user, User) for user in users)
+
+
+def test_gemini_without_an_api_key_names_the_variable(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    get_settings.cache_clear()
+    processor = BatchProcessor(MODELS["gemini"], User)
+
+    with pytest.raises(BatchlineError, match="GEMINI_API_KEY"):
         processor.submit_batch(processor.create_batch_from_messages(two_people(), None))

@@ -42,6 +42,8 @@ OFFLINE = Settings(
     google_access_token=SecretStr("token"),
     google_vertex_base_url="http://127.0.0.1:9",
     storage_emulator_host="http://127.0.0.1:9",
+    gemini_api_key=SecretStr("gemini-test"),
+    gemini_base_url="http://127.0.0.1:9",
 )
 
 
