@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchline.sandbox.fake_model import Ask, FakeModel, block_texts, prompt_tokens
+from batchline.sandbox.fake_model import (
+    Ask,
+    FakeModel,
+    block_texts,
+    prompt_tokens,
+    schema_asked_in,
+)
 from batchline.sandbox.faults import LineFault
 from batchline.sandbox.ids import random_token
 from batchline.sandbox.spoiling import (
@@ -18,7 +24,8 @@ from batchline.sandbox.spoiling import (
 
 
 def read_ask(params: dict[str, Any]) -> Ask:
-    """What the params ask for: a forced tool first (the default way), then ``output_config``."""
+    """What the params ask for: a forced tool first (the default way), then ``output_config``,
+    then a JSON schema the prompt carries (batchata's and steadybatch's way on Anthropic)."""
     tools = [t for t in params.get("tools") or [] if isinstance(t, dict) and "input_schema" in t]
     choice = params.get("tool_choice")
     wanted = None
@@ -32,7 +39,9 @@ def read_ask(params: dict[str, Any]) -> Ask:
     output_format = (params.get("output_config") or {}).get("format")
     if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
         return Ask(schema=output_format.get("schema") or {})
-    return Ask()
+    contents = [m.get("content") for m in params.get("messages") or [] if isinstance(m, dict)]
+    schema = schema_asked_in(block_texts([params.get("system"), *contents]))
+    return Ask(schema=schema) if schema is not None else Ask()
 
 
 def _input_tokens(params: dict[str, Any], schema: dict[str, Any] | None) -> int:
