@@ -54,6 +54,9 @@ class Faults:
     completion_delay: float = 1.0
     #: For ``expire``/``cancel`` outcomes: the share of requests that finish before the end.
     partial_share: float = 0.5
+    #: OpenAI: how many batches, from now on, fail validation with ``token_limit_exceeded``
+    #: (the organisation's enqueued-token quota is full) before capacity frees and batches run.
+    capacity_refusals: int = 0
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -84,6 +87,15 @@ class Faults:
     def finishes_before_end(self, custom_id: str) -> bool:
         """For expired/cancelled batches: whether this request ran before the batch ended."""
         return self._unit("partial:" + custom_id) < self.partial_share
+
+    def take_capacity_refusal(self) -> bool:
+        """Whether the batch being created now finds the enqueued-token quota full; each
+        refusal uses one of ``capacity_refusals``."""
+        with self._lock:
+            if self.capacity_refusals <= 0:
+                return False
+            self.capacity_refusals -= 1
+            return True
 
     def http_fault(self) -> int | None:
         """An HTTP status to fail this call with, or None. Drawn from a seeded stream."""

@@ -233,6 +233,7 @@ class JobHandle(Generic[T]):
                 "requests": s.size,
                 "counts": s.counts,
                 "error": s.error,
+                "capacity_waits": s.capacity_waits,
             }
             for s in rt.store.load_shards(job)
         ]

@@ -105,6 +105,9 @@ class Shard:
     error: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     poll_failures: int = 0
+    #: Times the shard was sent again because its batch failed over the provider's
+    #: enqueued-token quota (OpenAI's ``token_limit_exceeded``); bounded in ``polling``.
+    capacity_waits: int = 0
 
     @property
     def size(self) -> int:
@@ -122,6 +125,7 @@ class Shard:
             "error": self.error,
             "counts": orjson.dumps(self.counts).decode(),
             "poll_failures": str(self.poll_failures),
+            "capacity_waits": str(self.capacity_waits),
         }
 
     @classmethod
@@ -137,6 +141,7 @@ class Shard:
             error=data.get("error", ""),
             counts=orjson.loads(data.get("counts") or "{}"),
             poll_failures=int(data.get("poll_failures") or 0),
+            capacity_waits=int(data.get("capacity_waits") or 0),
         )
 
 

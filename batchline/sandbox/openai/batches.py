@@ -154,7 +154,9 @@ def start_batch(store: Store, params: dict[str, Any], stored: StoredFile) -> dic
     plan = validate(input_path, params["endpoint"], faults, store.limits())
     # The clock starts once the input is read, so even a 50,000-line create answers 'validating'.
     timeline = Timeline.start(ctx.now(), faults)
-    if not plan.errors and timeline.ending is Ending.FAIL:
+    # The quota is full under the fail outcome, or while the capacity fault has refusals left
+    # (then batches created later run, as when earlier batches finish and free the quota).
+    if not plan.errors and (timeline.ending is Ending.FAIL or faults.take_capacity_refusal()):
         model = plan.model or "the model"
         plan.errors.append(
             line_error(
