@@ -57,6 +57,9 @@ class Faults:
     #: OpenAI: how many batches, from now on, fail validation with ``token_limit_exceeded``
     #: (the organisation's enqueued-token quota is full) before capacity frees and batches run.
     capacity_refusals: int = 0
+    #: Vertex AI: a job fails partway, after ``partial_share`` of its requests ran; their rows
+    #: are written, so the failed job reports ``successfulCount > 0`` and an output folder.
+    fail_partway: bool = False
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

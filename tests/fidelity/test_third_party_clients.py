@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from tests.fidelity.conftest import BATCHATA, PYDANTIC_AI, STEADYBATCH, run_driver
 
-pytestmark = pytest.mark.slow
+#: The first run installs each client into its venv, which can take minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 #: Requests in each client's batch: enough that order and matching matter.
 COUNT = 5
