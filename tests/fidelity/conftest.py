@@ -71,7 +71,8 @@ def client_python(client: Client) -> Path:
 def run_driver(
     client: Client, driver: str, args: list[str], env: dict[str, str], timeout: float = 180
 ) -> list[str]:
-    """Run one of our driver scripts in the client's venv; its non-empty stdout lines."""
+    """Run one of our driver scripts in the client's venv; the JSON of each line it marks
+    ``result:`` (a client may log to stdout too, as batchata does)."""
     python = client_python(client)
     # Only the sandbox's addresses and keys, on top of a clean PATH: the client must not
     # pick up this project's venv or a real key from the environment.
@@ -85,7 +86,8 @@ def run_driver(
         cwd=tempfile.gettempdir(),
     )
     assert done.returncode == 0, f"{client.name} failed:\n{done.stderr[-4000:]}"
-    return [line for line in done.stdout.splitlines() if line.strip()]
+    marker = "result: "
+    return [line[len(marker) :] for line in done.stdout.splitlines() if line.startswith(marker)]
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Runs inside batchata's own venv. batchata's clients are ``OpenAI()`` and ``Anthropic()``
 with no arguments, so the sandbox is reached through ``OPENAI_BASE_URL`` and
 ``ANTHROPIC_BASE_URL``. On Anthropic batchata writes the schema into the system prompt.
-Usage: ``python batchata_batch.py openai|anthropic COUNT RESULTS_DIR``; prints one JSON line
+Usage: ``python batchata_batch.py openai|anthropic COUNT RESULTS_DIR``; prints a ``result:`` line
 per job: its id and batchata's parsed response, dumped (or its error).
 """
 
@@ -37,9 +37,9 @@ def main(provider: str, count: int, results_dir: str) -> None:
     for result in results["completed"]:
         parsed = result.parsed_response
         data = parsed.model_dump() if isinstance(parsed, BaseModel) else parsed
-        print(json.dumps({"job": result.job_id, "data": data, "error": result.error}))
+        print("result:", json.dumps({"job": result.job_id, "data": data, "error": result.error}))
     for result in results["failed"]:
-        print(json.dumps({"job": result.job_id, "data": None, "error": result.error}))
+        print("result:", json.dumps({"job": result.job_id, "data": None, "error": result.error}))
 
 
 if __name__ == "__main__":

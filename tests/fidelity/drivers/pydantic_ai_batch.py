@@ -1,7 +1,7 @@
 """Run one structured batch through pydantic-ai's ``BatchModelRequests`` against the sandbox.
 
 Runs inside pydantic-ai-slim's own venv (not batchline's), so it imports only that client.
-Usage: ``python pydantic_ai_batch.py openai|openai-native|anthropic COUNT``; prints one JSON
+Usage: ``python pydantic_ai_batch.py openai|openai-native|anthropic COUNT``; prints a ``result:``
 line per request: the agent's typed output, dumped. ``openai`` asks through a forced function
 tool (pydantic-ai's default), ``openai-native`` through ``text.format`` (``NativeOutput``).
 """
@@ -56,7 +56,7 @@ async def main(provider: str, count: int) -> None:
             *(agent.run(f"Read invoice number {n} and report it.") for n in range(count))
         )
     for run in runs:
-        print(json.dumps(run.output.model_dump()))
+        print("result:", json.dumps(run.output.model_dump()))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Run one structured batch through steadybatch's ``Runner`` against the sandbox.
 
 Runs inside steadybatch's own venv. Usage:
-``python steadybatch_batch.py openai|anthropic|anthropic-prompt COUNT``; prints one JSON line
+``python steadybatch_batch.py openai|anthropic|anthropic-prompt COUNT``; prints a ``result:`` line
 per request: its key, steadybatch's outcome and the data it parsed and checked against the
 schema. ``anthropic-prompt`` writes the schema into the system prompt (``native_schema=False``).
 """
@@ -51,7 +51,7 @@ def main(mode: str, count: int) -> None:
     report = runner.run(requests)
     for result in report.results:
         row = {"key": result.key, "outcome": result.outcome.value, "data": result.data}
-        print(json.dumps({**row, "error": result.error}))
+        print("result:", json.dumps({**row, "error": result.error}))
 
 
 if __name__ == "__main__":
