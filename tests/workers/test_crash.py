@@ -102,6 +102,8 @@ def batches_of_job(app: BatchlineCelery, model: str, job_id: str) -> list[str]:
     [
         ("after_submit", "openai/gpt-4.1-mini"),
         ("after_submit", "anthropic/claude-3-5-haiku-latest"),
+        ("after_submit", "gemini/gemini-2.5-flash"),
+        ("mid_results", "gemini/gemini-2.5-flash"),
         ("before_submit", "openai/gpt-4.1-mini"),
         ("mid_results", "openai/gpt-4.1-mini"),
     ],

@@ -14,7 +14,12 @@ from tests.workers.models import Person, calls, record_completion
 
 @pytest.mark.parametrize(
     "model",
-    ["openai/gpt-4.1-mini", "anthropic/claude-3-5-haiku-latest", "google/gemini-2.5-flash"],
+    [
+        "openai/gpt-4.1-mini",
+        "anthropic/claude-3-5-haiku-latest",
+        "google/gemini-2.5-flash",
+        "gemini/gemini-2.5-flash",
+    ],
 )
 def test_job_runs_from_enqueue_to_callback_with_typed_results(
     service: BatchlineCelery, redis_client: redis.Redis, prefix: str, model: str
