@@ -1,6 +1,6 @@
 """``batchline demo``: the whole service on one machine, from enqueue to callback, in a minute.
 
-With no arguments it needs nothing but Python and Redis: the sandbox stands in for the three
+With no arguments it needs nothing but Python and Redis: the sandbox stands in for the four
 providers, a worker and a beat run as child processes, and one small job per provider goes
 through the real path (Redis, Celery tasks, the official SDKs over HTTP). With ``--model`` and
 real credentials the same steps run against the real providers.

@@ -15,7 +15,8 @@ from batchline.pricing import PriceTable, Rates, price_table
 
 def test_every_builtin_price_has_a_cached_tier_a_source_and_a_date() -> None:
     table = PriceTable.builtin()
-    assert {name.partition("/")[0] for name in table.models} == {"openai", "anthropic", "google"}
+    providers = {"openai", "anthropic", "google", "gemini"}
+    assert {name.partition("/")[0] for name in table.models} == providers
     for name, price in table.models.items():
         assert price.source.startswith("https://"), name
         assert isinstance(price.checked, date), name
@@ -23,7 +24,7 @@ def test_every_builtin_price_has_a_cached_tier_a_source_and_a_date() -> None:
         assert price.live.cached_input < price.live.input, name
         assert price.batch.input < price.live.input, name
         assert price.batch_discount == pytest.approx(0.5), name
-    for name in ("openai", "anthropic", "google"):
+    for name in sorted(providers):
         assert table.providers[name].billing, name
         assert table.providers[name].source.startswith("https://"), name
 
