@@ -622,6 +622,56 @@ class TestOpenAIContract(ProviderContract):
         return "batch_missing"
 
 
+class TestOpenAIResponsesContract(TestOpenAIContract):
+    """The same contract with every request on ``/v1/responses``."""
+
+    def processor(self, response_model: type = User) -> BatchProcessor[Any]:
+        return BatchProcessor(self.model, response_model, endpoint="responses")
+
+
+def test_responses_lines_ask_for_strict_json_schema_in_text_format() -> None:
+    provider = OpenAIProvider("gpt-4.1-mini", Settings(), endpoint="responses")
+    line = orjson.loads(
+        provider.line_encoder(User, RequestOptions(max_tokens=64))(
+            "r-0", [{"role": "user", "content": "hi"}]
+        )
+    )
+    assert line["url"] == "/v1/responses"
+    body = line["body"]
+    assert body["input"] == [{"role": "user", "content": "hi"}]
+    assert body["max_output_tokens"] == 64
+    assert body["text"]["format"]["type"] == "json_schema"
+    assert body["text"]["format"]["strict"] is True
+    assert "messages" not in body and "response_format" not in body
+
+
+def test_a_responses_line_is_read_with_reasoning_and_cached_tokens() -> None:
+    body = {
+        "object": "response",
+        "status": "completed",
+        "output": [
+            {"type": "reasoning", "summary": []},
+            {"type": "message", "content": [{"type": "output_text", "text": '{"a": 1}'}]},
+        ],
+        "usage": {
+            "input_tokens": 10,
+            "input_tokens_details": {"cached_tokens": 4},
+            "output_tokens": 7,
+            "output_tokens_details": {"reasoning_tokens": 3},
+        },
+    }
+    line = orjson.dumps({"custom_id": "c", "response": {"status_code": 200, "body": body}})
+    outcome = OpenAIProvider("gpt-4.1-mini", Settings()).parse_line(line)
+    assert outcome.text == '{"a": 1}'
+    assert outcome.usage == {
+        "input_tokens": 10,
+        "output_tokens": 7,
+        "cached_input_tokens": 4,
+        "reasoning_tokens": 3,
+        "total_tokens": 17,
+    }
+
+
 def sandbox_provider(model: str = "gpt-4.1-mini", **options: Any) -> OpenAIProvider:
     """A provider configured from the environment the ``sandbox`` fixture exported."""
     get_settings.cache_clear()

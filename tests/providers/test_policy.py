@@ -138,8 +138,10 @@ def test_every_option_has_a_default_and_refuses_other_values(cls: type[Provider]
 
 
 def test_options_reach_the_provider_through_the_processor() -> None:
-    processor = BatchProcessor("openai/gpt-4.1-mini", User, settings=OFFLINE, output_mode="tools")
-    assert processor.provider.options == {"output_mode": "tools"}
+    processor = BatchProcessor(
+        "openai/gpt-4.1-mini", User, settings=OFFLINE, output_mode="tools", endpoint="responses"
+    )
+    assert processor.provider.options == {"output_mode": "tools", "endpoint": "responses"}
 
 
 # -- what each provider declares ------------------------------------------------------------------

@@ -74,11 +74,15 @@ CLIENT_MAX_RETRIES = 2
 
 #: Output modes: a ``json_schema`` response format (the default), or one forced function tool.
 MODES = ("json_schema", "tools")
+#: ``endpoint`` choices: Chat Completions (the default) or the Responses API.
+ENDPOINT_CHOICES = ("chat_completions", "responses")
+RESPONSES_ENDPOINT: Final = "/v1/responses"
+_ENDPOINT_PATHS = {"chat_completions": ENDPOINT, "responses": RESPONSES_ENDPOINT}
 
 #: Body keys batchline owns; an extra that sets one would change what the answer looks like.
 RESERVED_BODY_KEYS = frozenset(
     {"model", "messages", "response_format", "tools", "tool_choice", "functions",
-     "function_call", "stream", "n"}
+     "function_call", "stream", "n", "input", "text"}
 )  # fmt: skip
 
 #: Every OpenAI batch status, once, in batchline's vocabulary (they happen to share it).
@@ -121,13 +125,18 @@ class OpenAIProvider(Provider):
     example_model: ClassVar[str] = "gpt-4.1-mini"
     #: Largest page ``GET /v1/batches`` serves.
     list_page_size: ClassVar[int] = 100
-    option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"output_mode": MODES}
+    option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "output_mode": MODES,
+        "endpoint": ENDPOINT_CHOICES,
+    }
     reserved_extra: ClassVar[frozenset[str]] = RESERVED_BODY_KEYS
 
     def __init__(self, model: str, settings: Settings, **options: Any) -> None:
-        """Options: ``output_mode="json_schema"`` (default) or ``output_mode="tools"``."""
+        """Options: ``output_mode="json_schema"`` (default) or ``output_mode="tools"``;
+        ``endpoint="chat_completions"`` (default) or ``endpoint="responses"``."""
         super().__init__(model, settings, **options)
         self.mode: str = self.options["output_mode"]
+        self.endpoint: str = _ENDPOINT_PATHS[self.options["endpoint"]]
 
     # -- request lines ---------------------------------------------------------------------
     @classmethod
@@ -141,12 +150,16 @@ class OpenAIProvider(Provider):
             raise InvalidRequestError("'custom_id' is empty")
         if record.get("method") != "POST":
             raise InvalidRequestError(f"'method' must be \"POST\", got {record.get('method')!r}")
-        if record.get("url") != ENDPOINT:
-            raise InvalidRequestError(f"'url' must be {ENDPOINT!r}, got {record.get('url')!r}")
+        url = record.get("url")
+        if url not in _ENDPOINT_PATHS.values():
+            raise InvalidRequestError(
+                f"'url' must be {ENDPOINT!r} or {RESPONSES_ENDPOINT!r}, got {url!r}"
+            )
         body: dict[str, Any] = line_field(record, "body", dict, "an object")
         line_field(body, "model", str, "a string")
-        if not line_field(body, "messages", list, "a list of messages"):
-            raise InvalidRequestError("'messages' is empty")
+        conversation = "input" if url == RESPONSES_ENDPOINT else "messages"
+        if not line_field(body, conversation, list, "a list of messages"):
+            raise InvalidRequestError(f"{conversation!r} is empty")
         return custom_id
 
     def build_encoder(
@@ -154,14 +167,20 @@ class OpenAIProvider(Provider):
     ) -> LineEncoder:
         """Each line is ``prefix + id + middle + messages + suffix``; only the id and the
         messages are encoded per request."""
-        tail = orjson.dumps(self.body_settings(response_model, options))
+        responses = self.endpoint == RESPONSES_ENDPOINT
+        settings = (
+            self.responses_settings(response_model, options)
+            if responses
+            else self.body_settings(response_model, options)
+        )
+        tail = orjson.dumps(settings)
         prefix = b'{"custom_id":'
         middle = (
             b',"method":"POST","url":'
-            + orjson.dumps(ENDPOINT)
+            + orjson.dumps(self.endpoint)
             + b',"body":{"model":'
             + orjson.dumps(self.model)
-            + b',"messages":'
+            + (b',"input":' if responses else b',"messages":')
         )
         suffix = b"," + tail[1:] + b"}"  # the settings object's keys, then close "body" and line
         dumps = orjson.dumps
@@ -193,6 +212,32 @@ class OpenAIProvider(Provider):
         if temperature is not None and not reasoning:
             body["temperature"] = temperature
         body.update(self._answer_format(response_model, reasoning))
+        body.update(options.extra)
+        return body
+
+    def responses_settings(
+        self, response_model: type[BaseModel], options: RequestOptions
+    ) -> dict[str, Any]:
+        """A Responses request body without ``model`` and ``input`` (the guide's messages are
+        valid ``input`` items as they are): ``max_output_tokens``, and the answer format as
+        ``text.format`` json_schema strict, or a forced strict function tool
+        (https://platform.openai.com/docs/api-reference/responses/create, read 2026-12)."""
+        reasoning = is_reasoning_model(self.model)
+        body: dict[str, Any] = {"max_output_tokens": options.max_tokens}
+        if options.temperature is not None and not reasoning:
+            body["temperature"] = options.temperature
+        schema = openai_strict_schema(response_model)
+        name = schema_name(response_model)
+        if self.mode == "json_schema":
+            body["text"] = {
+                "format": {"type": "json_schema", "name": name, "schema": schema, "strict": True}
+            }
+        else:
+            tool = {"type": "function", "name": name, "parameters": schema, "strict": True}
+            body["tools"] = [tool]
+            body["tool_choice"] = {"type": "function", "name": name}
+            if not reasoning:
+                body["parallel_tool_calls"] = False
         body.update(options.extra)
         return body
 
@@ -254,7 +299,7 @@ class OpenAIProvider(Provider):
             uploaded = self.client.files.create(file=(upload_name(source), source), purpose="batch")
             batch = self.client.with_options(max_retries=0).batches.create(
                 input_file_id=uploaded.id,
-                endpoint=ENDPOINT,
+                endpoint=self.endpoint,  # type: ignore[arg-type]
                 completion_window=COMPLETION_WINDOW,
                 metadata=checked or openai.omit,
             )

@@ -81,6 +81,8 @@ def _response_outcome(custom_id: str, response: dict[str, Any], line: Any) -> Li
         )
     if not isinstance(body, dict):
         raise ValueError("a 200 response without a body")
+    if body.get("object") == "response":
+        return _responses_outcome(custom_id, body, line)
     usage = usage_counts(body.get("usage"))
     choices = body.get("choices") or []
     if not choices or not isinstance(choices[0], dict):
@@ -105,6 +107,53 @@ def _response_outcome(custom_id: str, response: dict[str, Any], line: Any) -> Li
         return LineOutcome(custom_id=custom_id, text=content, usage=usage, raw=line)
     reason = f"the response has neither content nor a tool call (finish_reason={finish_reason})"
     return _failed(custom_id, ErrorType.PROVIDER_ERROR, reason, line, usage)
+
+
+def _responses_outcome(custom_id: str, body: dict[str, Any], line: Any) -> LineOutcome:
+    """A Responses API body (``/v1/responses`` batches): ``output`` items, ``status`` and
+    ``incomplete_details`` in place of choices and finish reasons
+    (``openai.types.responses.Response``)."""
+    usage = responses_usage(body.get("usage"))
+    texts: list[str] = []
+    for item in body.get("output") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
+            return LineOutcome(custom_id=custom_id, text=item["arguments"], usage=usage, raw=line)
+        if item.get("type") != "message":
+            continue  # reasoning items carry no answer
+        for part in item.get("content") or []:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "refusal":
+                message = f"refused: {part.get('refusal')}"
+                return _failed(custom_id, ErrorType.REFUSAL, message, line, usage)
+            if part.get("type") == "output_text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    if body.get("status") == "incomplete":
+        reason = (body.get("incomplete_details") or {}).get("reason")
+        if reason == "content_filter":
+            message = "the answer was withheld by OpenAI's content filter"
+            return _failed(custom_id, ErrorType.REFUSAL, message, line, usage)
+        message = f"the answer was cut off (status incomplete, reason {reason})"
+        return _failed(custom_id, ErrorType.TRUNCATED, message, line, usage)
+    if texts:
+        return LineOutcome(custom_id=custom_id, text="".join(texts), usage=usage, raw=line)
+    message = f"the response has no output text (status {body.get('status')})"
+    return _failed(custom_id, ErrorType.PROVIDER_ERROR, message, line, usage)
+
+
+def responses_usage(usage: Any) -> dict[str, int] | None:
+    """The Responses API's token counts (``input_tokens``, ``output_tokens`` and their
+    details) in batchline's vocabulary."""
+    if not isinstance(usage, dict):
+        return None
+    return token_usage(
+        usage.get("input_tokens"),
+        usage.get("output_tokens"),
+        cached_input_tokens=_field(usage.get("input_tokens_details"), "cached_tokens"),
+        reasoning_tokens=_field(usage.get("output_tokens_details"), "reasoning_tokens"),
+    )
 
 
 def _unrun_outcome(custom_id: str, error: dict[str, Any], line: Any) -> LineOutcome:
