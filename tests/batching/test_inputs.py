@@ -40,7 +40,7 @@ def test_model_without_provider_prefix_is_refused(model: Any) -> None:
 
 
 def test_unknown_provider_is_named() -> None:
-    with pytest.raises(UnknownProviderError, match=r"'mistral'.*anthropic, google, openai"):
+    with pytest.raises(UnknownProviderError, match=r"'mistral'.*anthropic, gemini, google, openai"):
         BatchProcessor("mistral/large", User)
 
 

@@ -108,7 +108,7 @@ def test_batchline_beat_ticks_once_per_provider_into_the_queue(
     ) as beat:
         try:
             deadline = time.monotonic() + 60
-            while polled != {"openai", "anthropic", "google"}:
+            while polled != {"openai", "anthropic", "google", "gemini"}:
                 assert time.monotonic() < deadline, f"beat sent polls for {polled} only"
                 for raw in redis_client.lrange(queue_key, 0, -1):
                     message = orjson.loads(raw)
