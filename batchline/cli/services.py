@@ -92,7 +92,7 @@ def worker(
     ]
     if hostname:
         argv.append(f"--hostname={hostname}")
-    celery_app.worker_main([*argv, *ctx.args])
+    _exit_like_celery(celery_app.start([*argv, *ctx.args]))
 
 
 def beat(
@@ -106,4 +106,14 @@ def beat(
     harmless but wasteful: every tick takes a short Redis lock). Further options go to Celery."""
     from batchline.workers.app import app as celery_app
 
-    celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}", *ctx.args])
+    _exit_like_celery(
+        celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}", *ctx.args])
+    )
+
+
+def _exit_like_celery(code: int | None) -> None:
+    """Exit with the code Celery's own command would have: ``app.start`` returns it instead of
+    exiting (``worker_main`` even drops it), and a supervisor that restarts on failure must see
+    a worker that stopped on an unrecoverable error fail."""
+    if code:
+        raise typer.Exit(code)
