@@ -6,6 +6,12 @@ Each SDK's exceptions are translated into this family at the provider boundary, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchline.batching.schema_rules.core import Violation
+
 
 class BatchlineError(Exception):
     """Root of every error batchline raises on purpose; only its subclasses are raised."""
@@ -13,6 +19,20 @@ class BatchlineError(Exception):
 
 class ConfigurationError(BatchlineError):
     """A setting is missing or wrong, e.g. a credential whose env var is unset."""
+
+
+class WorkerImportError(ConfigurationError):
+    """A worker cannot import what a job names by import path (its response model or a
+    completion callback): the module is not importable where the worker runs. A local
+    mistake, never retried: the message names the fix."""
+
+
+class ServiceUnavailableError(BatchlineError):
+    """A service batchline needs on this side (Redis) does not answer; the message names it."""
+
+
+class PortInUseError(ConfigurationError):
+    """A port batchline was asked to listen on (sandbox, Flower) is taken by another process."""
 
 
 class InvalidRequestError(BatchlineError, ValueError):
@@ -27,8 +47,36 @@ class LimitExceededError(InvalidRequestError):
     """A batch is over the provider's per-batch limit (requests or bytes); nothing was uploaded."""
 
 
+class NoPriceError(InvalidRequestError, LookupError):
+    """The price table has no entry for a model: a cost is never guessed, nor shown as zero."""
+
+
+class BudgetExceededError(InvalidRequestError):
+    """A job's upper cost estimate is over ``max_cost``; it was refused before any upload."""
+
+
 class ResponseModelError(InvalidRequestError, TypeError):
     """The response model is not a pydantic model, or cannot be imported by workers."""
+
+
+class SchemaRuleError(ResponseModelError):
+    """The model's schema breaks a provider rule (docs/provider-rules.md); raised before upload."""
+
+    #: Every ``batchline.batching.schema_rules.Violation`` found, naming the field and rule.
+    violations: tuple[Violation, ...]
+
+    def __init__(self, message: str, violations: Sequence[Violation] = ()) -> None:
+        super().__init__(message)
+        self.violations = tuple(violations)
+
+
+class JobFailedError(BatchlineError):
+    """``JobHandle.wait()`` found a job the workers could not run: a local mistake, not the provider's."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id} failed: {reason}")
+        self.job_id = job_id
+        self.reason = reason
 
 
 class ProviderError(BatchlineError):

@@ -152,7 +152,7 @@ class WebhookReceiver:
         deliveries = self.deliveries
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with lock:
                     deliveries[self.headers.get("X-Batchline-Delivery", "")] += 1

@@ -39,6 +39,10 @@ class ErrorType(StrEnum):
     MALFORMED_LINE = "malformed_line"
     #: The provider returned no line for a request that was submitted.
     MISSING = "missing"
+    #: Never sent: a mistake on this side (a response model or callback the workers cannot
+    #: import, a missing credential). Not in ``RETRYABLE_ERRORS``: fix it, then retry it
+    #: explicitly.
+    CONFIGURATION_ERROR = "configuration_error"
 
 
 @dataclass(slots=True)
@@ -71,6 +75,9 @@ class BatchError:
     raw_data: Any = field(default=None, compare=False)
     #: The provider's own error code, when the provider gave one.
     provider_code: str | None = None
+    #: Token counts the provider reported (and bills) for this request: a truncated, refused
+    #: or invalid answer was still generated. ``None`` for a request that never ran.
+    usage: dict[str, int] | None = field(default=None, compare=False)
     success: Literal[False] = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +88,7 @@ class BatchError:
             "error_message": self.error_message,
             "provider_code": self.provider_code,
             "raw_data": self.raw_data,
+            "usage": self.usage,
         }
 
 
@@ -137,6 +145,7 @@ def result_from_dict(data: dict[str, Any], response_model: type[T]) -> BatchSucc
         error_message=data.get("error_message", ""),
         raw_data=data.get("raw_data"),
         provider_code=data.get("provider_code"),
+        usage=data.get("usage"),
     )
 
 

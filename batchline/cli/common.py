@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import functools
 import os
+import typing
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from batchline.errors import BatchlineError
+from batchline.errors import BatchlineError, ConfigurationError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    import redis
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,10 +46,81 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except (BatchlineError, FileNotFoundError, PermissionError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(str(exc))
+        except Exception as exc:
+            # Redis going away mid-command is the user's outage, not our bug: one line too.
+            if not type(exc).__module__.startswith("redis."):
+                raise
+            fail(f"Redis stopped answering: {exc}")
 
     return wrapper
+
+
+def fail(message: str) -> typing.NoReturn:
+    """Print one red ``error:`` line on stderr and exit with code 1."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
+
+
+def require_redis(url: str | None = None) -> str:
+    """Check ``REDIS_URL`` (or ``url``) parses and answers one PING, before anything that
+    needs Redis starts: redis-py and Celery would otherwise answer a typo with a long
+    traceback, and a worker or beat would retry the connection forever.
+
+    Raises:
+        ConfigurationError: the URL is malformed.
+        ServiceUnavailableError: nothing answers there.
+    """
+    import redis
+
+    if url is None:
+        from batchline.config import Settings
+
+        url = Settings().redis_url
+    client = redis_client(url)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise ServiceUnavailableError(
+            f"Redis is not answering at {redacted(url)} ({exc}); start it, or set REDIS_URL"
+        ) from None
+    finally:
+        client.close()
+    return url
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client for one quick question (no retries), or ``ConfigurationError`` when ``url``
+    does not parse as a Redis URL."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    try:
+        return redis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"REDIS_URL {redacted(url)!r} is malformed: {exc}") from None
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password hidden: error lines end up in logs other people read."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url.split("@", 1)[-1] if "@" in url else url
+    if not password:
+        return url
+    return url.replace(f":{password}@", ":***@", 1)
+
+
+#: Width of output that goes to a pipe or a log with no ``COLUMNS``: Rich would assume 80 and
+#: cut table cells (ids, costs) that a reader of the log needs whole.
+PIPED_WIDTH = 200
 
 
 def honour_columns() -> None:
@@ -54,6 +129,8 @@ def honour_columns() -> None:
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit():
         console.width = int(columns)
+    elif not console.is_terminal:
+        console.width = PIPED_WIDTH
 
 
 def load_model(path: str | None) -> Any:

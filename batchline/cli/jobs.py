@@ -14,10 +14,19 @@ import orjson
 import typer
 from rich.table import Table
 
-from batchline.cli.common import ErrorTypesOpt, console, outcome_of, print_outcomes, user_errors
+from batchline.cli.common import (
+    ErrorTypesOpt,
+    console,
+    outcome_of,
+    print_outcomes,
+    require_redis,
+    user_errors,
+)
+from batchline.cli.costs import bill_cell, bill_line
 
 if TYPE_CHECKING:
     from batchline.workers.app import BatchlineCelery
+    from batchline.workers.jobs import Job
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -33,10 +42,15 @@ _STATE_STYLES = {
 
 
 def _celery_app() -> BatchlineCelery:
-    from batchline.workers.app import create_app
     from batchline.workers.settings import WorkerSettings
 
-    return create_app(WorkerSettings())
+    settings = WorkerSettings()
+    # Before importing the app module: it builds the default app, whose Redis client would
+    # answer a malformed REDIS_URL with a traceback.
+    require_redis(settings.redis_url)
+    from batchline.workers.app import create_app
+
+    return create_app(settings)
 
 
 def _when(value: float | str | None) -> str:
@@ -60,15 +74,21 @@ def list_jobs(
 ) -> None:
     """Recent jobs, newest first."""
     from batchline.workers.api import list_jobs as recent_jobs
+    from batchline.workers.budget import summary_cost
 
-    jobs = recent_jobs(limit=limit, app=_celery_app())
+    celery_app = _celery_app()
+    jobs = recent_jobs(limit=limit, app=celery_app)
+
+    def job_cost(job: Job) -> dict[str, Any] | None:
+        return summary_cost(celery_app.runtime, job)
+
     table = Table(title=f"{len(jobs)} job(s)")
     # Ids and states are what people copy and grep for: never wrap or cut them.
     table.add_column("id", no_wrap=True, min_width=16)
     table.add_column("state", no_wrap=True, min_width=14)
-    for column in ("model", "requests", "ok", "failed", "shards", "created"):
+    for column in ("model", "requests", "ok", "failed", "shards", "cost", "created"):
         table.add_column(
-            column, justify="right" if column in ("requests", "ok", "failed") else "left"
+            column, justify="right" if column in ("requests", "ok", "failed", "cost") else "left"
         )
     for job in jobs:
         table.add_row(
@@ -79,6 +99,7 @@ def list_jobs(
             str(job.counts.get("succeeded", "")),
             str(job.counts.get("failed", "")),
             str(job.shard_count),
+            bill_cell(job_cost(job)),
             _when(job.created_at),
         )
     console.print(table)
@@ -100,6 +121,8 @@ def show(job_id: JobIdArg) -> None:
         record.add_row(f"  {name}", f"{value:,}")
     for name in ("created_at", "submitted_at", "finished_at", "updated_at"):
         record.add_row(name, _when(getattr(summary, name)))
+    if summary.cost:
+        record.add_row("cost", bill_line(summary.cost))
     if summary.metadata:
         record.add_row("metadata", orjson.dumps(summary.metadata).decode())
     if summary.last_error:
@@ -184,8 +207,14 @@ def results(
 def cancel(job_id: JobIdArg) -> None:
     """Ask the workers to cancel a job (finished requests keep their results)."""
     from batchline.workers.api import get_job
+    from batchline.workers.jobs import OUTCOME_STATES, RESULTS_READY_STATES
 
     handle = get_job(job_id, _celery_app())
+    job = handle.job()
+    if job.state in OUTCOME_STATES | RESULTS_READY_STATES:
+        ended = job.outcome or job.state.value
+        console.print(f"job {job_id} has already finished ({ended}): nothing to cancel")
+        return
     handle.cancel()
     console.print(f"job {job_id}: cancel requested; the workers will stop it")
 

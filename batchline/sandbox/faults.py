@@ -15,7 +15,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
+from batchline.errors import InvalidRequestError
+
 _Choice = TypeVar("_Choice")
+
+#: The shares of requests that draw a line fault, tried in this order.
+_LINE_RATES = (
+    "error_rate",
+    "invalid_json_rate",
+    "schema_violation_rate",
+    "truncated_rate",
+    "refusal_rate",
+)
+#: The shares of API calls answered with an HTTP error.
+_HTTP_RATES = ("http_429_rate", "http_500_rate", "http_503_rate")
+_RATES = (*_LINE_RATES, *_HTTP_RATES, "partial_share")
 
 
 class LineFault(StrEnum):
@@ -46,6 +60,8 @@ class Faults:
     schema_violation_rate: float = 0.0
     truncated_rate: float = 0.0
     refusal_rate: float = 0.0
+    #: Calls refused as if the credential were revoked (401, in the provider's words).
+    http_401_rate: float = 0.0
     http_429_rate: float = 0.0
     http_500_rate: float = 0.0
     http_503_rate: float = 0.0
@@ -54,12 +70,35 @@ class Faults:
     completion_delay: float = 1.0
     #: For ``expire``/``cancel`` outcomes: the share of requests that finish before the end.
     partial_share: float = 0.5
+    #: Vertex: echo a numeric-looking ``key`` as a JSON number ("007" comes back as 7), as a
+    #: live capture shows the real service doing (issue 15).
+    numeric_keys: bool = False
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """Refuse settings that cannot mean anything, rather than run a sandbox that quietly
+        ignores them: a rate outside 0..1, or an unknown batch outcome.
+
+        Raises:
+            InvalidRequestError: naming the setting and the values it accepts.
+        """
         if self.batch_outcome is not None:
-            self.batch_outcome = BatchOutcome(self.batch_outcome)
+            try:
+                self.batch_outcome = BatchOutcome(self.batch_outcome)
+            except ValueError:
+                choices = ", ".join(outcome.value for outcome in BatchOutcome)
+                raise InvalidRequestError(
+                    f"batch outcome {self.batch_outcome!r} is not one of {choices}"
+                ) from None
+        for name in _RATES:
+            rate = getattr(self, name)
+            if not 0.0 <= rate <= 1.0:
+                raise InvalidRequestError(f"{name} must be between 0 and 1, got {rate:g}")
+        if self.completion_delay < 0:
+            raise InvalidRequestError(
+                f"completion_delay must be 0 or more seconds, got {self.completion_delay:g}"
+            )
         self._rng = random.Random(self.seed)
 
     def _unit(self, key: str) -> float:
@@ -90,6 +129,7 @@ class Faults:
         with self._lock:
             point = self._rng.random()
         for status, rate in (
+            (401, self.http_401_rate),
             (429, self.http_429_rate),
             (500, self.http_500_rate),
             (503, self.http_503_rate),

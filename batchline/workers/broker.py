@@ -88,5 +88,5 @@ class Transport(kombu_redis.Transport):  # type: ignore[misc]
             channel.connection_lost = True
             try:
                 channel.close()
-            except Exception:  # noqa: BLE001 - the connection is already broken
+            except Exception:
                 logger.debug("closing a channel of a lost broker connection", exc_info=True)

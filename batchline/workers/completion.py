@@ -106,6 +106,8 @@ def _shard_results(
     # No provider batch, or one that failed as a whole: every request gets the batch's error.
     cancelled = shard.status is BatchStatus.CANCELLED
     error_type = ErrorType.CANCELLED if cancelled else ErrorType.PROVIDER_ERROR
+    if shard.error_type:
+        error_type = ErrorType(shard.error_type)
     ended_as = shard.status.value if shard.status else "failed"
     message = shard.error or f"the provider batch ended as {ended_as}"
     for cid in expected:

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.status import BatchStatus
 from batchline.workers.callbackspec import CallbackSpec
 
@@ -99,6 +100,9 @@ class Shard:
     status: BatchStatus | None = None
     provider_status: str = ""
     error: str = ""
+    #: For a shard that ended without a provider batch: the ``ErrorType`` its requests get
+    #: ("" = provider_error, or cancelled when the status says so).
+    error_type: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     poll_failures: int = 0
 
@@ -117,8 +121,8 @@ class Job:
     response_model: str
     request_count: int
     state: JobState = JobState.QUEUED
-    max_tokens: int = 1000
-    temperature: float | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float | None = DEFAULT_TEMPERATURE
     metadata: dict[str, str] = field(default_factory=dict)
     provider_options: dict[str, Any] = field(default_factory=dict)
     callbacks: list[CallbackSpec] = field(default_factory=list)

@@ -26,14 +26,17 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from batchline.batching.options import RequestOptions
 from batchline.batching.processor import BatchProcessor
-from batchline.batching.providers.base import RequestOptions
+from batchline.batching.results import ErrorType
 from batchline.batching.status import BatchStatus
 from batchline.errors import (
     BatchlineError,
     ClaimPending,
+    ConfigurationError,
     ProviderRejected,
     ProviderRetryableError,
+    ResponseModelError,
 )
 from batchline.workers import polling
 from batchline.workers.jobs import (
@@ -46,8 +49,8 @@ from batchline.workers.jobs import (
     shard_custom_ids,
 )
 from batchline.workers.payloads import read_requests
-from batchline.workers.reconcile import cancel_duplicate, reconcile
-from batchline.workers.runtime import META_JOB, META_SHARD, Runtime
+from batchline.workers.reconcile import cancel_duplicate, reconcile, shard_mark
+from batchline.workers.runtime import Runtime
 from batchline.workers.tasknames import CANCEL_JOB, COMPLETE_JOB
 
 logger = logging.getLogger("batchline.workers")
@@ -63,14 +66,16 @@ class ShardLimits:
 
 
 def shard_limits(rt: Runtime, processor: BatchProcessor[Any]) -> ShardLimits:
-    """The provider's per-batch limits, lowered by the settings when they ask for less."""
+    """The provider's per-batch limits, lowered by the settings when they ask for less; the
+    byte budget is for the request lines, so the payload's envelope comes off it."""
     limits = processor.provider.limits
     settings = rt.settings
     return ShardLimits(
         max_requests=min(
             limits.max_requests, settings.max_requests_per_batch or limits.max_requests
         ),
-        max_bytes=min(limits.max_bytes, settings.max_bytes_per_batch or limits.max_bytes),
+        max_bytes=min(limits.max_bytes, settings.max_bytes_per_batch or limits.max_bytes)
+        - limits.envelope_bytes,
     )
 
 
@@ -135,9 +140,12 @@ def after_submission(rt: Runtime, job_id: str) -> JobState:
     return store.load(job_id).state
 
 
-def fail_pending_shards(rt: Runtime, job_id: str, message: str) -> None:
+def fail_pending_shards(
+    rt: Runtime, job_id: str, message: str, error_type: ErrorType | None = None
+) -> None:
     """Give up on every shard without a provider batch (after the last retry, or when the job
-    cannot be built at all), so that the job still ends and its requests come back as errors."""
+    cannot be built at all), so that the job still ends and its requests come back as errors
+    (``error_type``, provider_error by default)."""
     store = rt.store
     job = store.load(job_id)
     store.record_error(job_id, message)
@@ -145,7 +153,7 @@ def fail_pending_shards(rt: Runtime, job_id: str, message: str) -> None:
         store.plan_shards(job, [(0, job.request_count)])
     for shard in store.load_shards(job):
         if shard.state is ShardState.PENDING and not _adopt_last_chance(rt, job, shard):
-            end_shard(rt, job, shard, BatchStatus.FAILED, message)
+            end_shard(rt, job, shard, BatchStatus.FAILED, message, error_type)
     after_submission(rt, job_id)
 
 
@@ -165,8 +173,16 @@ def _adopt_last_chance(rt: Runtime, job: Job, shard: Shard) -> bool:
     return True
 
 
-def end_shard(rt: Runtime, job: Job, shard: Shard, status: BatchStatus, error: str) -> None:
-    """Mark a shard finished without a provider batch (rejected, or cancelled first)."""
+def end_shard(
+    rt: Runtime,
+    job: Job,
+    shard: Shard,
+    status: BatchStatus,
+    error: str,
+    error_type: ErrorType | None = None,
+) -> None:
+    """Mark a shard finished without a provider batch (rejected, or cancelled first);
+    ``error_type`` is what its requests come back as, when not the status's default."""
     rt.store.transition_shard(
         job.id,
         shard.index,
@@ -174,7 +190,17 @@ def end_shard(rt: Runtime, job: Job, shard: Shard, status: BatchStatus, error: s
         from_states=(ShardState.PENDING,),
         status=status,
         error=error,
+        error_type=error_type.value if error_type else "",
     )
+
+
+def failure_type(exc: BaseException) -> ErrorType:
+    """How requests that never reached the provider because of ``exc`` come back: a mistake
+    on this side (configuration, an unimportable response model) is not a provider error,
+    which ``retry_failed`` would retry by default."""
+    if isinstance(exc, ConfigurationError | ResponseModelError):
+        return ErrorType.CONFIGURATION_ERROR
+    return ErrorType.PROVIDER_ERROR
 
 
 # -- one shard: claim, call, record -------------------------------------------------------------
@@ -249,7 +275,7 @@ def _call_and_record(
             # Refused for good (ProviderRejected, over a limit, a missing credential): the
             # provider created nothing, and asking again cannot help. The shard ends before
             # the claim says so, so that no other run mistakes the claim for a batch id.
-            end_shard(rt, job, shard, BatchStatus.FAILED, str(exc))
+            end_shard(rt, job, shard, BatchStatus.FAILED, str(exc), failure_type(exc))
             rt.claims.set(claim_key, f"{_REJECTED}{time.time()!r}")
             rt.store.record_error(job.id, f"shard {shard.index} rejected: {exc}")
             return
@@ -285,8 +311,8 @@ def record_submitted(rt: Runtime, job: Job, shard: Shard, batch_id: str) -> None
 
 
 def shard_metadata(job: Job, shard: Shard) -> dict[str, str]:
-    """The user's metadata plus batchline's own keys, which win on a clash."""
-    return {**job.metadata, META_JOB: job.id, META_SHARD: str(shard.index)}
+    """The user's metadata plus batchline's mark, whose keys win on a clash."""
+    return {**job.metadata, **shard_mark(job.id, shard.index).metadata}
 
 
 def _claim_time(claim: str) -> float:
@@ -342,7 +368,7 @@ def cancel_job(rt: Runtime, job_id: str) -> JobState:
             if shard.state is not ShardState.SUBMITTED:
                 continue
             try:
-                rt.cancel_batch(job.provider, job.model, shard.batch_id)
+                rt.cancel_batch(job.provider, shard.batch_id)
             except ProviderRejected as exc:  # e.g. it ended meanwhile: nothing left to cancel
                 store.record_error(job_id, f"cancelling shard {shard.index}: {exc}")
     return store.load(job_id).state

@@ -62,7 +62,10 @@ def register_tasks(app: Celery) -> None:
             logger.info("job=%s: %s", job_id, exc)
             raise self.retry(countdown=exc.retry_in, exc=exc) from None
         except Exception as exc:
-            return _retry_or(self, rt, exc, lambda m: submission.fail_pending_shards(rt, job_id, m))
+            kind = submission.failure_type(exc)
+            return _retry_or(
+                self, rt, exc, lambda m: submission.fail_pending_shards(rt, job_id, m, kind)
+            )
 
     @app.task(bind=True, name=POLL_PROVIDER, shared=False)
     def poll_provider(self: Task, provider: str) -> dict[str, Any]:

@@ -14,9 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from batchline.cli import app as cli
 from batchline.sandbox import Sandbox
 from batchline.workers import JobState, enqueue_batch
 from batchline.workers.app import BatchlineCelery, create_app
@@ -100,24 +98,3 @@ def test_workers_outlive_a_redis_restart_and_running_callbacks_fire_once(
         service.stop_all()
     for name in names:
         assert "Unrecoverable error" not in service.log(name)
-
-
-@pytest.mark.parametrize("command", ["worker", "beat"])
-@pytest.mark.parametrize("code", [0, 1])
-def test_batchline_worker_and_beat_exit_with_celerys_code(
-    monkeypatch: pytest.MonkeyPatch, command: str, code: int
-) -> None:
-    """``app.start`` returns the code ``celery worker`` would exit with (1 after an
-    unrecoverable error, as the kombu failure above used to cause); the command exits with it."""
-    from batchline.workers.app import app
-
-    started: list[list[str]] = []
-
-    def start(argv: list[str]) -> int:
-        started.append(argv)
-        return code
-
-    monkeypatch.setattr(app, "start", start)
-    result = CliRunner().invoke(cli, [command, "--loglevel=WARNING"])
-    assert result.exit_code == code
-    assert started[0][0] == command
