@@ -126,6 +126,15 @@ class Service:
         self.procs[name] = proc
         return proc
 
+    def wait_ready(self, names: tuple[str, ...], timeout: float = 90.0) -> None:
+        """Until each named worker has logged Celery's ``ready.`` (a cold start imports every
+        provider SDK, which takes seconds on a loaded machine)."""
+        deadline = time.monotonic() + timeout
+        while not all("ready." in self.log(name) for name in names):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"workers not ready after {timeout:g} s: see {self.workdir}")
+            time.sleep(0.2)
+
     def kill(self, name: str) -> None:
         """SIGKILL one process (no cleanup of any kind) and start it again at once."""
         stop(self.procs[name], signal.SIGKILL)
