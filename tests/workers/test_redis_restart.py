@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from batchline.sandbox import Sandbox
-from batchline.workers import JobState, enqueue_batch
+from batchline.workers import JobState, broker, enqueue_batch
 from batchline.workers.app import BatchlineCelery, create_app
 from benchmarks.faultrig import PrivateRedis, Service
-from tests.workers.conftest import settings_for
+from tests.workers.conftest import MakeApp, settings_for
 from tests.workers.helpers import conversations
 from tests.workers.models import Person, calls, slow_completion
 
@@ -98,3 +98,15 @@ def test_workers_outlive_a_redis_restart_and_running_callbacks_fire_once(
         service.stop_all()
     for name in names:
         assert "Unrecoverable error" not in service.log(name)
+
+
+@pytest.mark.parametrize(("visibility", "lock"), [(8, 1), (60, 6), (6 * 3600, 300)])
+def test_kombus_restore_lock_lives_a_tenth_of_the_visibility_timeout(
+    make_app: MakeApp, visibility: int, lock: int
+) -> None:
+    app = make_app(visibility_timeout=visibility, task_time_limit=visibility - 1)
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        assert isinstance(connection.transport, broker.Transport)
+        assert channel.unacked_mutex_expire == lock
+        assert channel.visibility_timeout == visibility
