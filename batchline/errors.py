@@ -22,9 +22,7 @@ class ConfigurationError(BatchlineError):
 
 
 class WorkerImportError(ConfigurationError):
-    """A worker cannot import what a job names by import path (its response model or a
-    completion callback): the module is not importable where the worker runs. A local
-    mistake, never retried: the message names the fix."""
+    """A worker cannot import a job's response model or callback; never retried, names the fix."""
 
 
 class ServiceUnavailableError(BatchlineError):
@@ -71,7 +69,7 @@ class SchemaRuleError(ResponseModelError):
 
 
 class JobFailedError(BatchlineError):
-    """``JobHandle.wait()`` found a job the workers could not run: a local mistake, not the provider's."""
+    """``JobHandle.wait()`` found a job the workers could not run (a local mistake)."""
 
     def __init__(self, job_id: str, reason: str) -> None:
         super().__init__(f"job {job_id} failed: {reason}")

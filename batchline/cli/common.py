@@ -8,16 +8,13 @@ import typing
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from batchline.errors import BatchlineError, ConfigurationError, ServiceUnavailableError
-
-if TYPE_CHECKING:
-    import redis
+from batchline.errors import BatchlineError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -63,59 +60,11 @@ def fail(message: str) -> typing.NoReturn:
 
 
 def require_redis(url: str | None = None) -> str:
-    """Check ``REDIS_URL`` (or ``url``) parses and answers one PING, before anything that
-    needs Redis starts: redis-py and Celery would otherwise answer a typo with a long
-    traceback, and a worker or beat would retry the connection forever.
+    """Check ``REDIS_URL`` (or ``url``) parses and answers, before anything that needs Redis
+    starts (see ``batchline.workers.stores.connection.check_redis``)."""
+    from batchline.workers.stores.connection import check_redis
 
-    Raises:
-        ConfigurationError: the URL is malformed.
-        ServiceUnavailableError: nothing answers there.
-    """
-    import redis
-
-    if url is None:
-        from batchline.config import Settings
-
-        url = Settings().redis_url
-    client = redis_client(url)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        raise ServiceUnavailableError(
-            f"Redis is not answering at {redacted(url)} ({exc}); start it, or set REDIS_URL"
-        ) from None
-    finally:
-        client.close()
-    return url
-
-
-def redis_client(url: str) -> redis.Redis:
-    """A client for one quick question (no retries), or ``ConfigurationError`` when ``url``
-    does not parse as a Redis URL."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    try:
-        return redis.Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0)
-        )
-    except ValueError as exc:
-        raise ConfigurationError(f"REDIS_URL {redacted(url)!r} is malformed: {exc}") from None
-
-
-def redacted(url: str) -> str:
-    """``url`` with its password hidden: error lines end up in logs other people read."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url.split("@", 1)[-1] if "@" in url else url
-    if not password:
-        return url
-    return url.replace(f":{password}@", ":***@", 1)
+    return check_redis(url)
 
 
 #: Width of output that goes to a pipe or a log with no ``COLUMNS``: Rich would assume 80 and

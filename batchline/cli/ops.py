@@ -21,7 +21,6 @@ from rich.table import Table
 from batchline.cli.common import (
     console,
     err_console,
-    redis_client,
     require_redis,
     user_errors,
 )
@@ -170,7 +169,9 @@ def demo(
     from batchline.demo import DemoEvents, DemoOptions, run_demo
 
     # The demo starts its own redis-server when none answers, but a typo cannot be guessed.
-    redis_client(get_settings().redis_url).close()
+    from batchline.workers.stores.connection import quick_client
+
+    quick_client(get_settings().redis_url).close()
 
     options = DemoOptions(
         models=tuple(model or ()), sandbox=sandbox, requests_per_job=requests, log_dir=log_dir
