@@ -187,10 +187,12 @@ def run(scenario: Scenario, seed: int, sandbox: Sandbox, workdir: Path) -> RunRe
                 for model, handle in handles
             ]
     finally:
-        service.stop_all()
-        app.runtime.redis.close()
-        app.close()
-        server.stop()
+        try:
+            service.stop_all()
+        finally:
+            app.runtime.redis.close()
+            app.close()
+            server.stop()
     kills = {**service.kills, "redis": server.restarts}
     return RunReport(scenario, seed, outcomes, seconds, kills, killed)
 
