@@ -16,6 +16,7 @@ checks, per job:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import signal
 import sys
@@ -390,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [s for s in (KILLS, LOST_MESSAGES) if args.scenario in ("all", s.name)]
     reports = []
     with Sandbox(faults=Faults()) as sandbox, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(sandbox.env)  # this process reads the sandbox's batches too
         for seed in args.seeds:
             for base in chosen:
                 scenario = Scenario(

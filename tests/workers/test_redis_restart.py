@@ -23,7 +23,7 @@ from tests.workers.conftest import MakeApp, settings_for
 from tests.workers.helpers import conversations
 from tests.workers.models import Person, calls, slow_completion
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]
 
 MODEL = "openai/gpt-4.1-mini"
 #: Short enough that a message whose acknowledgement was lost comes back within the test.
@@ -65,7 +65,7 @@ def test_workers_outlive_a_redis_restart_and_running_callbacks_fire_once(
     try:
         pids = {name: service.start(name).pid for name in names}
         wait_until(
-            lambda: all("ready." in service.log(n) for n in names[:2]), 60, "workers never ready"
+            lambda: all("ready." in service.log(n) for n in names[:2]), 120, "workers never ready"
         )
         before = [
             enqueue_batch(
@@ -76,7 +76,7 @@ def test_workers_outlive_a_redis_restart_and_running_callbacks_fire_once(
         redis = private_app.runtime.redis
         wait_until(
             lambda: sum(calls(redis, prefix, "started", h.id) for h in before) >= 2,
-            60,
+            120,
             "no callback was running",
         )
 
@@ -91,7 +91,7 @@ def test_workers_outlive_a_redis_restart_and_running_callbacks_fire_once(
             for _ in range(2)
         ]
         for handle in [*after, *before]:
-            assert handle.wait(timeout=60, callbacks=True) is JobState.CALLBACKS_DONE
+            assert handle.wait(timeout=90, callbacks=True) is JobState.CALLBACKS_DONE
         assert [calls(redis, prefix, "calls", h.id) for h in [*before, *after]] == [1] * 6
         assert {n: p.pid for n, p in service.procs.items() if p.poll() is None} == pids
     finally:
