@@ -126,7 +126,7 @@ class Service:
         self.procs[name] = proc
         return proc
 
-    def wait_ready(self, names: tuple[str, ...], timeout: float = 90.0) -> None:
+    def wait_ready(self, names: tuple[str, ...], timeout: float = 240.0) -> None:
         """Until each named worker has logged Celery's ``ready.`` (a cold start imports every
         provider SDK, which takes seconds on a loaded machine)."""
         deadline = time.monotonic() + timeout

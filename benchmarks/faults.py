@@ -406,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                 workdir.mkdir()
                 report = run(scenario, seed, sandbox, workdir)
                 reports.append(report)
+                args.out.write_text(render(reports))  # after each run: a long form may be cut
                 print(
                     f"{scenario.name} seed {seed}: {len(report.stuck)} stuck, "
                     f"{len(report.problems())} other problems, {report.seconds:.0f} s",
