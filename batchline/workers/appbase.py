@@ -7,7 +7,8 @@ sits at the top of the package.
 The configuration makes failures visible rather than silent: JSON only (a pickle payload is
 code execution for whoever can write to the broker), late acks with redelivery when a worker
 dies, one unacknowledged message per worker, a visibility timeout longer than any task or
-retry, time limits, and task events for Flower.
+retry, time limits, and task events for Flower. The broker transport is kombu's Redis transport
+with the fix in ``batchline.workers.broker``, so that workers outlive a Redis restart.
 """
 
 from __future__ import annotations
@@ -29,12 +30,32 @@ class BatchlineCelery(Celery):  # type: ignore[misc]
     runtime: Runtime
 
 
+#: kombu's Redis transport with its connection-loss fix (see ``batchline.workers.broker``).
+BROKER_TRANSPORT = "batchline.workers.broker:Transport"
+
+#: kombu's own TTL (seconds) of the lock one worker holds while it gives expired messages back.
+KOMBU_RESTORE_LOCK_TTL = 300
+
+
+def restore_lock_ttl(visibility_timeout: float) -> int:
+    """Seconds kombu's restore lock (``unacked_mutex``) lives: a tenth of the visibility
+    timeout, between 1 s and kombu's 300 s.
+
+    A worker killed while it holds the lock delays every redelivery until the lock expires, so
+    a fixed 300 s would dwarf a short visibility timeout. The lock only has to outlast one
+    sweep (a few Redis calls); if it expires during a slow one, two sweeps at once are still
+    safe, since kombu moves each message back in a WATCH transaction.
+    """
+    return max(1, min(KOMBU_RESTORE_LOCK_TTL, int(visibility_timeout // 10)))
+
+
 def celery_config(settings: WorkerSettings) -> dict[str, Any]:
     """Celery settings for batchline (see the module docstring for why each is there)."""
     transport: dict[str, Any] = {
         "visibility_timeout": settings.visibility_timeout,
         "unacked_restore_interval": settings.unacked_restore_interval,
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": restore_lock_ttl(settings.visibility_timeout),
     }
     backend: dict[str, Any] = {}
     if settings.broker_key_prefix:
@@ -43,6 +64,7 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
     poll_every = settings.poll_interval
     return {
         "broker_url": settings.redis_url,
+        "broker_transport": BROKER_TRANSPORT,
         "result_backend": settings.redis_url,
         "task_serializer": "json",
         "result_serializer": "json",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import redis
 from pydantic import BaseModel
@@ -55,3 +56,16 @@ def always_fail(job: JobHandle) -> None:
 
 def calls(client: redis.Redis, prefix: str, name: str, job_id: str) -> int:
     return int(client.get(f"{prefix}:test:{name}:{job_id}") or 0)
+
+
+#: Seconds ``slow_completion`` takes: long enough to be running when a test restarts Redis.
+SLOW_CALLBACK_SECONDS = 4.0
+
+
+@on_batch_complete
+def slow_completion(job: JobHandle) -> None:
+    """Marks its start, works for a few seconds, then counts one finished call."""
+    rt = job.app.runtime
+    rt.redis.incr(_counter(job, "started"))
+    time.sleep(SLOW_CALLBACK_SECONDS)
+    rt.redis.incr(_counter(job, "calls"))
