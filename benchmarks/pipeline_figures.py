@@ -28,6 +28,10 @@ class PipelinePlan:
     pending_intervals: int = 10
     enqueue_requests: int = 100_000
     enqueue_runs: int = 3
+    #: Requests of the large enqueue (streamed from a generator, measured in its own process).
+    large_enqueue_requests: int = 1_000_000
+    #: Results written to measure Redis bytes per stored result.
+    stored_results: int = 100_000
 
     @classmethod
     def quick(cls) -> PipelinePlan:
@@ -39,6 +43,8 @@ class PipelinePlan:
             pending_intervals=3,
             enqueue_requests=10_000,
             enqueue_runs=1,
+            large_enqueue_requests=20_000,
+            stored_results=5_000,
             throughput_timeout=120.0,
         )
 
@@ -127,9 +133,25 @@ class EnqueueResult:
 
 
 @dataclass(slots=True)
+class LargeEnqueueResult:
+    requests: int
+    seconds: float
+    peak_rss: int
+    baseline_rss: int
+    #: Redis bytes of the job's request list (``MEMORY USAGE``), and of one stored result.
+    redis_bytes: int
+    bytes_per_result: float
+
+    @property
+    def bytes_per_request(self) -> float:
+        return self.redis_bytes / self.requests if self.requests else 0.0
+
+
+@dataclass(slots=True)
 class PipelineResults:
     plan: PipelinePlan
     enqueue: EnqueueResult | None = None
+    large_enqueue: LargeEnqueueResult | None = None
     latency: list[LatencyResult] = field(default_factory=list)
     throughput: ThroughputResult | None = None
     pending: list[PendingCallsResult] = field(default_factory=list)
