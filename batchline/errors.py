@@ -6,6 +6,12 @@ Each SDK's exceptions are translated into this family at the provider boundary, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchline.batching.schema_rules.core import Violation
+
 
 class BatchlineError(Exception):
     """Root of every error batchline raises on purpose; only its subclasses are raised."""
@@ -27,8 +33,27 @@ class LimitExceededError(InvalidRequestError):
     """A batch is over the provider's per-batch limit (requests or bytes); nothing was uploaded."""
 
 
+class NoPriceError(InvalidRequestError, LookupError):
+    """The price table has no entry for a model: a cost is never guessed, nor shown as zero."""
+
+
+class BudgetExceededError(InvalidRequestError):
+    """A job's upper cost estimate is over ``max_cost``; it was refused before any upload."""
+
+
 class ResponseModelError(InvalidRequestError, TypeError):
     """The response model is not a pydantic model, or cannot be imported by workers."""
+
+
+class SchemaRuleError(ResponseModelError):
+    """The model's schema breaks a provider rule (docs/provider-rules.md); raised before upload."""
+
+    #: Every ``batchline.batching.schema_rules.Violation`` found, naming the field and rule.
+    violations: tuple[Violation, ...]
+
+    def __init__(self, message: str, violations: Sequence[Violation] = ()) -> None:
+        super().__init__(message)
+        self.violations = tuple(violations)
 
 
 class ProviderError(BatchlineError):

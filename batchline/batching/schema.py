@@ -5,6 +5,10 @@
 - Anthropic: the plain JSON schema, as a forced tool's ``input_schema``.
 - Gemini ``responseSchema``: an OpenAPI subset with no ``$ref``, no ``additionalProperties``,
   ``nullable`` instead of ``anyOf [.., null]`` and upper-case type names.
+
+Each builder then runs the provider's rule book (``schema_rules``) on what it built, once per
+job, and refuses a schema the provider would refuse with ``SchemaRuleError`` naming the field
+and the rule, so a job never uploads requests that would all fail.
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ import copy
 import re
 from typing import Any
 
+import anthropic
 from pydantic import BaseModel
 
-from batchline.errors import ResponseModelError
+from batchline.batching.schema_rules import Violation
+from batchline.batching.schema_rules import anthropic as anthropic_rules
+from batchline.batching.schema_rules import google as google_rules
+from batchline.batching.schema_rules import openai as openai_rules
+from batchline.errors import ResponseModelError, SchemaRuleError
 
 JsonSchema = dict[str, Any]
 
@@ -37,6 +46,9 @@ def schema_name(response_model: type[BaseModel]) -> str:
 def openai_strict_schema(response_model: type[BaseModel]) -> JsonSchema:
     schema = model_schema(response_model)
     strict: JsonSchema = _strict(schema, root=schema)
+    refuse_violations(
+        "OpenAI", response_model, openai_rules.check_strict(strict, schema_name(response_model))
+    )
     return strict
 
 
@@ -85,7 +97,22 @@ def _resolve(ref: str, root: JsonSchema) -> JsonSchema:
 
 # -- Anthropic --------------------------------------------------------------------------------
 def anthropic_tool_schema(response_model: type[BaseModel]) -> JsonSchema:
-    return model_schema(response_model)
+    schema = model_schema(response_model)
+    refuse_violations("Anthropic", response_model, anthropic_rules.check_input_schema(schema))
+    return schema
+
+
+def anthropic_output_schema(response_model: type[BaseModel]) -> JsonSchema:
+    """``output_config.format``'s schema: the SDK's own transform (it moves the constraints the
+    API refuses into descriptions and closes every object), then the rule book."""
+    try:
+        native: JsonSchema = anthropic.transform_schema(model_schema(response_model))
+    except ValueError as exc:
+        raise ResponseModelError(
+            f"{response_model.__name__} cannot be expressed as an Anthropic output schema: {exc}"
+        ) from exc
+    refuse_violations("Anthropic", response_model, anthropic_rules.check_output_format(native))
+    return native
 
 
 # -- Gemini -----------------------------------------------------------------------------------
@@ -102,7 +129,43 @@ _GEMINI_KEYS = frozenset(
 def gemini_response_schema(response_model: type[BaseModel]) -> JsonSchema:
     schema = model_schema(response_model)
     converted: JsonSchema = _gemini(schema, root=schema, seen=())
+    found = google_rules.check_response_schema(converted)
+    found += google_rules.check_import(converted, depth=google_rules.SCHEMA_DEPTH_IN_LINE)
+    refuse_violations("Gemini", response_model, found)
     return converted
+
+
+# -- refusing ---------------------------------------------------------------------------------
+#: What to do instead, for the rules a pydantic model most often breaks.
+_ADVICE = {
+    "object-properties": (
+        "a dict[str, X] (or an object with no fields) has no fixed properties, which Gemini's"
+        " responseSchema needs: use a list of key/value models instead, e.g. list[Entry] where"
+        " Entry has key: str and value: X"
+    ),
+    "import-empty-object": "give the field a concrete type (list[Any] and dict fields are empty)",
+    "import-depth": "flatten the model: Vertex's batch import counts two levels per nested model",
+    "import-dollar-key": "rename the field or its alias so it holds no '$'",
+    "import-blank-key": "rename the field or its alias so it holds no spaces",
+    "recursive": "a model that contains itself cannot be a structured output here",
+}
+
+
+def refuse_violations(
+    provider: str, response_model: type[BaseModel], violations: list[Violation]
+) -> None:
+    """Raise ``SchemaRuleError`` for the first violation (counting the rest), if any."""
+    if not violations:
+        return
+    first = violations[0]
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    advice = _ADVICE.get(first.rule)
+    hint = f" (fix: {advice})" if advice else ""
+    raise SchemaRuleError(
+        f"{response_model.__name__} field {first.field!r} breaks {provider}'s schema rule"
+        f" {first.rule!r}: {first.message}{hint}{more}",
+        violations,
+    )
 
 
 def _gemini(node: Any, root: JsonSchema, seen: tuple[str, ...]) -> Any:

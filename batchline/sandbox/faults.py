@@ -46,6 +46,8 @@ class Faults:
     schema_violation_rate: float = 0.0
     truncated_rate: float = 0.0
     refusal_rate: float = 0.0
+    #: Calls refused as if the credential were revoked (401, in the provider's words).
+    http_401_rate: float = 0.0
     http_429_rate: float = 0.0
     http_500_rate: float = 0.0
     http_503_rate: float = 0.0
@@ -54,6 +56,9 @@ class Faults:
     completion_delay: float = 1.0
     #: For ``expire``/``cancel`` outcomes: the share of requests that finish before the end.
     partial_share: float = 0.5
+    #: Vertex: echo a numeric-looking ``key`` as a JSON number ("007" comes back as 7), as a
+    #: live capture shows the real service doing (issue 15).
+    numeric_keys: bool = False
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -90,6 +95,7 @@ class Faults:
         with self._lock:
             point = self._rng.random()
         for status, rate in (
+            (401, self.http_401_rate),
             (429, self.http_429_rate),
             (500, self.http_500_rate),
             (503, self.http_503_rate),

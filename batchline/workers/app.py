@@ -11,7 +11,7 @@ from typing import Any
 
 from celery.signals import worker_init
 
-from batchline.batching.providers import PROVIDERS, provider_class
+from batchline.batching.providers import provider_classes
 from batchline.workers.appbase import BatchlineCelery, celery_config, default_app, new_app
 from batchline.workers.settings import WorkerSettings, get_worker_settings
 from batchline.workers.tasks import register_tasks
@@ -31,8 +31,7 @@ def import_provider_sdks(**_: Any) -> None:
     """Import every provider's SDK while the worker starts, not inside its first task: the
     imports take seconds, which would otherwise delay the first job of a fresh worker (and
     ``enqueue_batch`` callers, which never start a worker, do not pay for them)."""
-    for name in PROVIDERS:
-        provider_class(name)
+    provider_classes()
 
 
 #: The app ``celery -A batchline.workers.app`` and ``enqueue_batch`` use, from the environment.

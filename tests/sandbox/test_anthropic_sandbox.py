@@ -51,7 +51,9 @@ def tool_params(**extra: Any) -> dict[str, Any]:
 
 
 def format_params() -> dict[str, Any]:
-    return params(output_config={"format": {"type": "json_schema", "schema": PERSON}})
+    # output_config.format needs every object closed (docs/provider-rules.md).
+    schema = {**PERSON, "additionalProperties": False}
+    return params(output_config={"format": {"type": "json_schema", "schema": schema}})
 
 
 def requests_for(count: int, request_params: dict[str, Any] | None = None) -> list[dict]:

@@ -10,7 +10,12 @@ from typing import Any
 
 import orjson
 
-from batchline.batching.providers.base import LineEncoder, Message, RequestOptions
+from batchline.batching.options import RequestOptions, check_custom_id
+from batchline.batching.providers.base import (
+    LineEncoder,
+    Message,
+)
+from batchline.batching.schema_rules.google import as_echoed_number, looks_numeric
 from batchline.errors import InvalidRequestError
 
 #: What Vertex accepts as a label value; a custom id that is one is also sent as a label.
@@ -26,7 +31,9 @@ _REQUEST_FIELDS = frozenset({"safetySettings", "tools", "toolConfig", "cachedCon
 _GENERATION_ALIASES = {"stop": "stopSequences"}
 
 
-def build_encoder(schema: dict[str, Any], options: RequestOptions) -> LineEncoder:
+def build_encoder(
+    schema: dict[str, Any], options: RequestOptions, custom_id_pattern: re.Pattern[str]
+) -> LineEncoder:
     """Everything but the id and the conversation is encoded once here; each line is then a
     join of constant byte fragments and one ``orjson.dumps`` of the converted contents."""
     generation: dict[str, Any] = {
@@ -57,8 +64,7 @@ def build_encoder(schema: dict[str, Any], options: RequestOptions) -> LineEncode
     label_ok = LABEL_VALUE.match
 
     def encode(custom_id: str, messages: Sequence[Message]) -> bytes:
-        if type(custom_id) is not str:
-            custom_id = str(custom_id)
+        check_custom_id(custom_id, custom_id_pattern)
         contents, system = convert_messages(messages)
         key = dumps(custom_id)
         pieces = [b'{"key":', key, b',"request":{"contents":', dumps(contents)]
@@ -67,10 +73,23 @@ def build_encoder(schema: dict[str, Any], options: RequestOptions) -> LineEncode
         if label_ok(custom_id):
             pieces += (labelled, key, b"}}}")
         else:
+            check_key_survives(custom_id)
             pieces.append(unlabelled)
         return b"".join(pieces)
 
     return encode
+
+
+def check_key_survives(custom_id: str) -> None:
+    """Refuse an id Vertex would hand back changed: a numeric-looking ``key`` is echoed as a
+    number ("007" as 7), so such an id must travel as a label too (label-safe ids do, and
+    the label is what ``line_custom_id`` reads first), or read back the same as a number."""
+    if looks_numeric(custom_id) and str(as_echoed_number(custom_id)) != custom_id:
+        raise InvalidRequestError(
+            f"custom_id {custom_id!r} would come back from Vertex as the number"
+            f" {as_echoed_number(custom_id)!r}; use an id that is not a number, or one of"
+            " lowercase letters, digits, '_' and '-' (up to 63 characters)"
+        )
 
 
 def convert_messages(

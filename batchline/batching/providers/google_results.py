@@ -87,19 +87,24 @@ def plain_prediction(record: Any) -> PlainAnswer | None:
 
 
 def line_custom_id(data: dict[str, Any], line: bytes | str) -> str:
-    """``key``, else ``request.labels.custom_id``; else ``unkeyed-`` and a hash of the line.
+    """``key`` if a string, else ``request.labels.custom_id``, else a numeric ``key``; else
+    ``unkeyed-`` and a hash of the line.
 
     Lines of jobs not written by batchline carry neither; the hash keeps each such line a
     result of its own (distinct lines never share an id) and the same line the same id.
     """
     key = data.get("key")
-    if isinstance(key, str | int) and not isinstance(key, bool) and str(key):
-        return str(key)
+    if isinstance(key, str) and key:
+        return key
+    # Vertex echoes a numeric-looking key as a number ("007" as 7): the label keeps the id as
+    # it was sent, so it wins over the number.
     request = data.get("request")
     labels = request.get("labels") if isinstance(request, dict) else None
     label = labels.get("custom_id") if isinstance(labels, dict) else None
     if isinstance(label, str) and label:
         return label
+    if isinstance(key, int | float) and not isinstance(key, bool):
+        return str(key)
     raw = line.encode() if isinstance(line, str) else bytes(line)
     return "unkeyed-" + hashlib.blake2b(raw.strip(), digest_size=8).hexdigest()
 

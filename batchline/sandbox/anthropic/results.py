@@ -6,10 +6,12 @@ decided by what happened to the batch and which fault the request drew.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
+from batchline.batching.schema_rules.anthropic import check_params
 from batchline.sandbox.anthropic.answers import message
 from batchline.sandbox.anthropic.records import MessageBatch
 from batchline.sandbox.fake_model import UNREADABLE_REQUEST
@@ -33,7 +35,16 @@ def _param_problem(params: dict[str, Any]) -> str | None:
             return f"{name}: Field required"
     if not params.get("messages"):
         return "messages: at least one message is required"
-    return None
+    parts = {key: params[key] for key in ("tools", "output_config") if key in params}
+    return _schema_problem(orjson.dumps(parts)) if parts else None
+
+
+@lru_cache(maxsize=256)
+def _schema_problem(parts_json: bytes) -> str | None:
+    """The API's words for a tool or output schema it refuses (batchline's rule book), judged
+    once per distinct schema, since a batch's requests usually share one."""
+    violation = check_params(orjson.loads(parts_json))
+    return None if violation is None else violation.message
 
 
 def _errored(kind: str, message_text: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from batchline.sandbox.fake_model import FakeModel
 from batchline.sandbox.google.errors import RPC_INTERNAL
 from batchline.sandbox.google.jobs import Counts, VertexJob
 from batchline.sandbox.google.predictions import Answerer
+from batchline.sandbox.google.schema_check import import_problem
 from batchline.sandbox.google.storage import PredictionsFile, request_lines
 from batchline.sandbox.lifecycle import Ending
 from batchline.sandbox.spool import json_object
@@ -28,6 +29,10 @@ def run(vertex: VertexJob, client: storage.Client, gcs_url: str, model: FakeMode
             output = PredictionsFile(spool, gcs_url, vertex.spec.output_prefix, timeline.created_at)
             for index, raw in enumerate(request_lines(client, vertex.spec.input_uris)):
                 line = json_object(raw)
+                problem = import_problem(line)
+                if problem is not None:  # the import refuses the whole job, not the line
+                    vertex.broke, vertex.error = True, problem
+                    return
                 custom_id = _custom_id(line, index)
                 if not timeline.finished(custom_id, faults):
                     counts.incomplete += 1

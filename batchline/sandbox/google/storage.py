@@ -20,6 +20,7 @@ from google.cloud import storage  # type: ignore[import-untyped]
 
 from batchline.sandbox.context import SandboxContext
 from batchline.sandbox.google.errors import RPC_INVALID_ARGUMENT, RPC_NOT_FOUND, BadRequest
+from batchline.sandbox.google.schema_check import import_problem
 from batchline.sandbox.spool import json_object
 from batchline.sandbox.wire import rfc3339
 
@@ -86,10 +87,11 @@ def input_problem(client: storage.Client, spec: JobSpec) -> dict[str, Any] | Non
         return {"code": RPC_INVALID_ARGUMENT, "message": message}
     # Judge the first line only when it is whole (a line longer than the head is let through).
     whole = first is not None and (len(first) < len(head) or len(head) < _HEAD_BYTES)
-    if whole and json_object(first or b"") is None:
+    parsed = json_object(first or b"") if whole else None
+    if whole and parsed is None:
         message = f"Invalid JSONL input {spec.input_uris[0]}: line 1 is not a JSON object."
         return {"code": RPC_INVALID_ARGUMENT, "message": message}
-    return None
+    return import_problem(parsed)
 
 
 def request_lines(client: storage.Client, uris: list[str]) -> Iterator[bytes]:

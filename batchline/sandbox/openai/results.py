@@ -22,6 +22,7 @@ from batchline.sandbox.openai.answers import (
     malformed_response,
 )
 from batchline.sandbox.openai.records import FILE_LIFETIME, Batch, Store, StoredFile, openai_id
+from batchline.sandbox.openai.schema_check import failed_line
 from batchline.sandbox.spool import read_lines
 
 #: Error-file entries for requests that never ran: (code, message).
@@ -102,6 +103,11 @@ def write_results(store: Store, batch: Batch) -> None:
             continue
         if fault is LineFault.ERROR:
             files.write("error", custom_id, failed_response(custom_id), None)
+            failed += 1
+            continue
+        refused = failed_line(body)
+        if refused is not None:
+            files.write("error", custom_id, refused, None)
             failed += 1
             continue
         try:

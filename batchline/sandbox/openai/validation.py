@@ -15,6 +15,7 @@ from typing import Any
 
 from batchline.sandbox.faults import Faults, LineFault
 from batchline.sandbox.lifecycle import Ran
+from batchline.sandbox.openai.schema_check import schema_error
 from batchline.sandbox.spool import json_object, output_order
 
 
@@ -93,7 +94,7 @@ def validate(path: Path, endpoint: str, faults: Faults, limits: Limits) -> Plan:
             continue
         custom_ids.append(custom_id)
         plan.spans.extend((start, end))
-        failed = faults.line_fault(custom_id) is LineFault.ERROR
+        failed = faults.line_fault(custom_id) is LineFault.ERROR or refused_schema(raw)
         counts[failed] += 1
         if faults.finishes_before_end(custom_id):
             counts[2 + failed] += 1
@@ -108,6 +109,12 @@ def validate(path: Path, endpoint: str, faults: Faults, limits: Limits) -> Plan:
     plan.order = array("L", output_order(custom_ids, faults.seed))
     plan.all_counts, plan.some_counts = (counts[0], counts[1]), (counts[2], counts[3])
     return plan
+
+
+def refused_schema(raw: bytes) -> bool:
+    """Whether the line's strict schema is one OpenAI refuses (the request will fail)."""
+    request = json_object(raw)
+    return request is not None and schema_error(request.get("body")) is not None
 
 
 def checked_custom_id(raw: bytes, endpoint: str, seen: set[str], plan: Plan) -> str:
