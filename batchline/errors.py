@@ -145,6 +145,15 @@ class ClaimPending(BatchlineError):
         self.retry_in = retry_in
 
 
+class SubmitBudgetBusy(BatchlineError):
+    """The provider's rate budget has no room for a submission now (finishing work comes
+    first); the submit task gives its thread back and runs again in ``retry_in`` seconds."""
+
+    def __init__(self, message: str, retry_in: float) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
 class CallbackError(BatchlineError):
     """A completion callback failed in a way a later attempt may fix; it will be retried."""
 

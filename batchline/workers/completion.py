@@ -26,6 +26,7 @@ from batchline.workers.jobs import (
     ShardState,
     shard_custom_ids,
 )
+from batchline.workers.ratelimit import CallKind
 from batchline.workers.runtime import Runtime
 
 
@@ -98,7 +99,7 @@ def _shard_results(
         return
     if shard.batch_id and shard.status in RESULT_BEARING_STATUSES:
         # Reading results takes two calls at least: the batch, then its result file.
-        rt.limiter.acquire(job.provider, calls=2)
+        rt.limiter.acquire(job.provider, kind=CallKind.FINISH, calls=2)
         processor = rt.processor(job)
         for result in processor.iter_results(shard.batch_id, expected_ids=expected):
             yield result.to_dict()
