@@ -22,6 +22,7 @@ shape traffic precisely.
 from __future__ import annotations
 
 import math
+import random
 import time
 from enum import StrEnum
 
@@ -128,3 +129,14 @@ class RateLimiter:
             if time.monotonic() + wait > deadline:
                 return False
             time.sleep(wait)
+
+    def submit_backoff(self, provider: str, calls: int) -> float:
+        """Seconds a refused submission should wait before it tries again: past the
+        submissions refused before it in this window, at the rate submissions get through,
+        with jitter, so that a backlog of thousands retries a few at a time, roughly in order.
+        """
+        window, _, submit_allowed = self.budget(provider)
+        index = int(time.time() // window)
+        refused = self.counters.used(provider, index).get("refused_submit", 1)
+        per_second = max(submit_allowed / max(calls, 1), 1.0) / window
+        return window + random.uniform(0.5, 1.0) * refused / per_second

@@ -66,7 +66,7 @@ class WorkerSettings(Settings):
     #: Seconds a submit task waits for room in the budget before giving its worker thread back
     #: (it is retried a moment later): a backlog of submissions never holds every thread.
     submit_budget_wait: float = Field(
-        2.0, ge=0.0, validation_alias=_env("BATCHLINE_SUBMIT_BUDGET_WAIT")
+        0.5, ge=0.0, validation_alias=_env("BATCHLINE_SUBMIT_BUDGET_WAIT")
     )
 
     #: First retry delay in seconds; doubles on every attempt up to ``retry_backoff_max``.

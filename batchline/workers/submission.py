@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import tempfile
 import time
@@ -239,7 +238,7 @@ def _wait_for_budget(rt: Runtime, job: Job, shard: Shard, claim_key: str, token:
     rt.claims.compare_and_delete(claim_key, token)  # nothing reached the provider
     raise SubmitBudgetBusy(
         f"shard {shard.index}: no room in the {job.provider} rate budget for a submission",
-        retry_in=random.uniform(0.5, 1.5) * max(wait, 1.0),
+        retry_in=rt.limiter.submit_backoff(job.provider, calls),
     )
 
 

@@ -29,6 +29,8 @@ elseif redis.call('EXISTS', KEYS[2]) == 1 then
 end
 local used = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
 if used + calls > limit and not (used == 0 and limit >= 1) then
+  redis.call('HINCRBY', KEYS[1], 'refused_' .. kind, 1)
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
   return 0
 end
 redis.call('HINCRBY', KEYS[1], 'total', calls)
