@@ -69,12 +69,19 @@ def register_tasks(app: Celery) -> None:
             rt.send(SUBMIT_JOB, job_id, countdown=exc.retry_in)
             return "waiting_for_budget"
         except Exception as exc:
-            return _retry_or(self, rt, exc, lambda m: submission.fail_pending_shards(rt, job_id, m))
+            kind = submission.failure_type(exc)
+            return _retry_or(
+                self, rt, exc, lambda m: submission.fail_pending_shards(rt, job_id, m, kind)
+            )
 
     @app.task(bind=True, name=POLL_PROVIDER, shared=False)
     def poll_provider(self: Task, provider: str) -> dict[str, Any]:
         """One beat tick: poll every due shard of ``provider``."""
-        return polling.poll_provider(_runtime(self), provider).to_dict()
+        rt = _runtime(self)
+        report = polling.poll_provider(rt, provider)
+        for item in report.resubmit:
+            submission.resubmit_waiting(rt, item)
+        return report.to_dict()
 
     @app.task(bind=True, name=COMPLETE_JOB, max_retries=None, shared=False)
     def complete_job(self: Task, job_id: str) -> str:

@@ -33,9 +33,7 @@ def test_a_backlog_of_submissions_does_not_delay_a_running_jobs_completion(
             time.sleep(0.02)
         submitted_at = running_job.job().submitted_at
 
-        backlog = [
-            enqueue_batch(model, Person, conversations(1), app=app) for _ in range(BACKLOG)
-        ]
+        backlog = [enqueue_batch(model, Person, conversations(1), app=app) for _ in range(BACKLOG)]
         running_job.wait(timeout=30)
         stored_after = time.time() - submitted_at
         not_yet_submitted = sum(
