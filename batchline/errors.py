@@ -167,8 +167,7 @@ class ClaimPending(BatchlineError):
 
 
 class SubmitBudgetBusy(BatchlineError):
-    """The provider's rate budget has no room for a submission now (finishing work comes
-    first); the submit task gives its thread back and runs again in ``retry_in`` seconds."""
+    """No room in the provider's rate budget for a submission now; try again in ``retry_in``."""
 
     def __init__(self, message: str, retry_in: float) -> None:
         super().__init__(message)

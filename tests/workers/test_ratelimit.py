@@ -73,7 +73,7 @@ def test_while_jobs_are_finishing_submissions_leave_them_their_share(
     assert limiter.acquire("openai", kind=CallKind.FINISH)
     assert int(time.time()) == window
     used = RateStore(redis_client, Keys(prefix)).used("openai", window)
-    assert used == {"total": 5, "finish": 3, "submit": 2}
+    assert used == {"total": 5, "finish": 3, "submit": 2, "refused_submit": 1}
 
 
 def test_with_nothing_finishing_submissions_use_the_whole_budget(
