@@ -245,6 +245,9 @@ def run_pipeline(
                 results.throughput = measure_throughput(service, progress)
                 for provider in plan.providers:
                     results.pending.append(measure_pending_calls(service, provider, progress))
+            from benchmarks.polling_scale import measure_tick_at_default_limit
+
+            results.scale_tick = measure_tick_at_default_limit(plan, sandbox, progress, launcher)
         finally:
             os.environ.clear()
             os.environ.update(saved_env)

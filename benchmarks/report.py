@@ -169,6 +169,18 @@ def pipeline_cells(results: PipelineResults) -> Cells:
                 f"({pending.window_seconds:.1f} s): {pending.calls}; {kept}",
             )
         )
+    if results.scale_tick is not None:
+        tick = results.scale_tick
+        rows.append(
+            (
+                f"one poll tick, {tick.pending_jobs:,} pending {tick.provider} jobs, default "
+                f"limit ({tick.rate_limit:g} calls/s), 30 s interval",
+                f"{tick.seconds:.1f} s",
+                f"{tick.polled:,} jobs polled; {sum(tick.calls.values()):,} calls {tick.calls} = "
+                f"{tick.calls_per_job:.3f} per job; every job within the interval: "
+                f"{'yes' if tick.kept_interval else 'no'}",
+            )
+        )
     rows += [("not measured", "—", note) for note in results.notes]
     note = (
         f"poll interval {plan.poll_interval:g} s, worker rate limit "

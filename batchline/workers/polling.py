@@ -117,7 +117,8 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
             report.due += len(due)
             if due:
                 _poll(rt, provider, due, listing, report, claimed_at=now)
-            if len(due) < rt.settings.poll_batch or time.time() >= budget_end:
+            # The listing's own time (a page per call, at the rate limit) is not the rounds'.
+            if len(due) < rt.settings.poll_batch or time.time() >= budget_end + listing.seconds:
                 break
     finally:
         rt.claims.compare_and_delete(lock_key, token)
@@ -207,6 +208,8 @@ class Listing:
         self._pending_count = pending_count
         self._infos: dict[str, BatchInfo] | None = None
         self.error: BatchlineError | None = None
+        #: Seconds the listing took (waiting for the rate budget included).
+        self.seconds = 0.0
 
     def lookup(
         self, provider: Provider, wanted: set[str], report: PollReport
@@ -215,7 +218,9 @@ class Listing:
         if self._infos is None:
             if len(wanted) <= 1:
                 return {}
+            started = time.time()
             self._infos = self._read(provider, len(wanted), report)
+            self.seconds = time.time() - started
         return {batch_id: self._infos[batch_id] for batch_id in wanted if batch_id in self._infos}
 
     def _read(
