@@ -64,8 +64,11 @@ class Settings(BaseSettings):
     poll_interval: float = Field(30.0, validation_alias=_env("BATCHLINE_POLL_INTERVAL"))
     #: Seconds that stored results live in Redis.
     results_ttl: int = Field(7 * 24 * 3600, validation_alias=_env("BATCHLINE_RESULTS_TTL"))
-    #: Provider API calls per second that pollers allow themselves, per provider.
-    provider_rate_limit: float = Field(5.0, validation_alias=_env("BATCHLINE_PROVIDER_RATE_LIMIT"))
+    #: Provider API calls per second the workers allow themselves, the same for every provider;
+    #: unset, each provider's documented limit (``workers.ratelimit.DEFAULT_RATE_LIMITS``).
+    provider_rate_limit: float | None = Field(
+        None, validation_alias=_env("BATCHLINE_PROVIDER_RATE_LIMIT")
+    )
     #: Prefix of every Redis key batchline writes, so tests and tenants can share one Redis.
     key_prefix: str = Field("batchline", validation_alias=_env("BATCHLINE_KEY_PREFIX"))
     #: Shared secret for signing webhooks (HMAC-SHA256 over the body).

@@ -166,6 +166,14 @@ class ClaimPending(BatchlineError):
         self.retry_in = retry_in
 
 
+class SubmitBudgetBusy(BatchlineError):
+    """No room in the provider's rate budget for a submission now; try again in ``retry_in``."""
+
+    def __init__(self, message: str, retry_in: float) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
 class CallbackError(BatchlineError):
     """A completion callback failed in a way a later attempt may fix; it will be retried."""
 

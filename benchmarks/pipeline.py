@@ -1,11 +1,12 @@
 """Part 3, pipeline: batchline's workers end to end, against the sandbox and a real Redis.
 
-Four figures:
+Five figures:
 
 - enqueue to callback for one job (per provider): the time a user waits beyond the provider;
 - jobs completed per minute with many small jobs and two worker processes;
 - provider calls made per pending job per poll interval, with many jobs pending at once;
-- the time ``enqueue_batch`` takes for a 100,000-request job (what a web handler waits).
+- the time ``enqueue_batch`` takes for a 100,000-request job (what a web handler waits);
+- a 1,000,000-request enqueue streamed from a generator: time, peak RSS, Redis bytes.
 
 The sandbox completes batches at once (``completion_delay=0``), so every second measured is
 batchline's (and Redis's, and Celery's), plus the poll interval the design waits on purpose.
@@ -24,6 +25,7 @@ from typing import Any
 
 from benchmarks.pipeline_figures import (
     EnqueueResult,
+    LargeEnqueueResult,
     LatencyResult,
     PendingCallsResult,
     PipelinePlan,
@@ -73,6 +75,20 @@ def measure_enqueue(plan: PipelinePlan, sandbox: Any, progress: Progress) -> Enq
             f"{seconds[-1] * 1000:,.0f} ms"
         )
     return EnqueueResult(plan.enqueue_requests, seconds)
+
+
+def measure_large_enqueue(plan: PipelinePlan, progress: Progress) -> LargeEnqueueResult:
+    """The large enqueue streamed from a generator in a fresh process (peak RSS is its own),
+    and Redis bytes per stored request and per stored result."""
+    from benchmarks.enqueue import measure_large_enqueue_figures
+
+    result = measure_large_enqueue_figures(plan.large_enqueue_requests, plan.stored_results)
+    progress(
+        f"pipeline large enqueue {result.requests:,} requests: {result.seconds:.1f} s, peak RSS "
+        f"{result.peak_rss / 2**20:,.0f} MB; Redis {result.bytes_per_request:.0f} B/request, "
+        f"{result.bytes_per_result:.0f} B/result"
+    )
+    return result
 
 
 def _enqueue(service: Service, provider: str, messages: list[Any], callback: bool) -> str:
@@ -222,12 +238,16 @@ def run_pipeline(
         get_settings.cache_clear()
         try:
             results.enqueue = measure_enqueue(plan, sandbox, progress)
+            results.large_enqueue = measure_large_enqueue(plan, progress)
             with running_service(plan, sandbox, workers=plan.workers, launcher=launcher) as service:
                 for provider in plan.providers:
                     results.latency.append(measure_latency(service, provider, progress))
                 results.throughput = measure_throughput(service, progress)
                 for provider in plan.providers:
                     results.pending.append(measure_pending_calls(service, provider, progress))
+            from benchmarks.polling_scale import measure_tick_at_default_limit
+
+            results.scale_tick = measure_tick_at_default_limit(plan, sandbox, progress, launcher)
         finally:
             os.environ.clear()
             os.environ.update(saved_env)

@@ -28,6 +28,12 @@ class PipelinePlan:
     pending_intervals: int = 10
     enqueue_requests: int = 100_000
     enqueue_runs: int = 3
+    #: Pending jobs one tick polls at the product's default rate limit and 30 s interval.
+    scale_pending_jobs: int = 10_000
+    #: Requests of the large enqueue (streamed from a generator, measured in its own process).
+    large_enqueue_requests: int = 1_000_000
+    #: Results written to measure Redis bytes per stored result.
+    stored_results: int = 100_000
 
     @classmethod
     def quick(cls) -> PipelinePlan:
@@ -39,6 +45,9 @@ class PipelinePlan:
             pending_intervals=3,
             enqueue_requests=10_000,
             enqueue_runs=1,
+            large_enqueue_requests=20_000,
+            scale_pending_jobs=200,
+            stored_results=5_000,
             throughput_timeout=120.0,
         )
 
@@ -127,9 +136,50 @@ class EnqueueResult:
 
 
 @dataclass(slots=True)
+class LargeEnqueueResult:
+    requests: int
+    seconds: float
+    peak_rss: int
+    baseline_rss: int
+    #: Redis bytes of the job's request list (``MEMORY USAGE``), and of one stored result.
+    redis_bytes: int
+    bytes_per_result: float
+
+    @property
+    def bytes_per_request(self) -> float:
+        return self.redis_bytes / self.requests if self.requests else 0.0
+
+
+#: The product's poll interval: the scale tick is about keeping it.
+PRODUCT_INTERVAL = 30.0
+
+
+@dataclass(slots=True)
+class TickResult:
+    provider: str
+    pending_jobs: int
+    #: Shards the tick polled, and the provider calls it made.
+    polled: int
+    calls: dict[str, int]
+    seconds: float
+    rate_limit: float
+
+    @property
+    def calls_per_job(self) -> float:
+        return sum(self.calls.values()) / self.pending_jobs if self.pending_jobs else 0.0
+
+    @property
+    def kept_interval(self) -> bool:
+        return self.polled >= self.pending_jobs and self.seconds < PRODUCT_INTERVAL
+
+
+@dataclass(slots=True)
 class PipelineResults:
     plan: PipelinePlan
     enqueue: EnqueueResult | None = None
+    large_enqueue: LargeEnqueueResult | None = None
+    #: One tick over ``scale_pending_jobs`` at the default limit (``benchmarks.polling_scale``).
+    scale_tick: TickResult | None = None
     latency: list[LatencyResult] = field(default_factory=list)
     throughput: ThroughputResult | None = None
     pending: list[PendingCallsResult] = field(default_factory=list)

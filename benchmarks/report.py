@@ -21,6 +21,8 @@ MB = 1_000_000
 BUILD_RATIO_TARGET = 50.0
 PARSE_RATIO_TARGET = 3.0
 PEAK_RSS_TARGET_MB = 300.0
+#: The enqueuing process (a web handler) must not grow with the job: issue 18's target.
+ENQUEUE_RSS_TARGET_MB = 150.0
 OVERHEAD_TARGET_S = 2.0
 CALLS_TARGET = 1.0
 #: The size the memory targets are written for.
@@ -108,6 +110,18 @@ def pipeline_cells(results: PipelineResults) -> Cells:
                 f"{enqueue.requests / enqueue.median:,.0f} requests/s",
             )
         )
+    if results.large_enqueue:
+        large = results.large_enqueue
+        rows.append(
+            (
+                f"enqueue_batch, {large.requests:,} requests from a generator",
+                f"{large.seconds:,.1f} s, {large.peak_rss / MB:,.0f} MB peak RSS",
+                f"{large.requests / large.seconds:,.0f} requests/s; process baseline "
+                f"{large.baseline_rss / MB:,.0f} MB; Redis {large.bytes_per_request:,.0f} B per "
+                f"stored request ({large.redis_bytes / MB:,.0f} MB), "
+                f"{large.bytes_per_result:,.0f} B per stored result",
+            )
+        )
     for latency in results.latency:
         stages = ", ".join(f"{name} {value:.2f} s" for name, value in latency.stages.items())
         rows.append(
@@ -153,6 +167,18 @@ def pipeline_cells(results: PipelineResults) -> Cells:
                 f"{pending.per_job_per_interval:.3f}",
                 f"{sum(pending.calls.values()):,} calls over {pending.intervals} intervals "
                 f"({pending.window_seconds:.1f} s): {pending.calls}; {kept}",
+            )
+        )
+    if results.scale_tick is not None:
+        tick = results.scale_tick
+        rows.append(
+            (
+                f"one poll tick, {tick.pending_jobs:,} pending {tick.provider} jobs, default "
+                f"limit ({tick.rate_limit:g} calls/s), 30 s interval",
+                f"{tick.seconds:.1f} s",
+                f"{tick.polled:,} jobs polled; {sum(tick.calls.values()):,} calls {tick.calls} = "
+                f"{tick.calls_per_job:.3f} per job; every job within the interval: "
+                f"{'yes' if tick.kept_interval else 'no'}",
             )
         )
     rows += [("not measured", "—", note) for note in results.notes]
@@ -212,6 +238,18 @@ def target_checks(rows: Sequence[Row], pipeline: PipelineResults | None) -> list
                 "(for reference) 1,000,000-request build, in-memory mode",
                 f"{listed} — the returned buffer holds the whole file",
                 None,
+            )
+        )
+    enqueue_label = f"1,000,000-request enqueue_batch < {ENQUEUE_RSS_TARGET_MB:g} MB peak RSS"
+    large = pipeline.large_enqueue if pipeline is not None else None
+    if large is None or large.requests < LARGE:
+        checks.append(TargetCheck(enqueue_label, f"not measured at {LARGE:,}", None))
+    else:
+        checks.append(
+            TargetCheck(
+                enqueue_label,
+                f"{large.peak_rss / MB:,.0f} MB in {large.seconds:.1f} s",
+                large.peak_rss / MB < ENQUEUE_RSS_TARGET_MB,
             )
         )
     overhead_label = f"enqueue → callback overhead < {OVERHEAD_TARGET_S:g} s beyond one interval"

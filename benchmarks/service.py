@@ -33,6 +33,7 @@ from typing import Any
 import redis
 
 from batchline.sandbox import Sandbox
+from batchline.workers.routing import consumed_queues
 from benchmarks.pipeline_figures import PipelinePlan
 
 #: A private Redis DB: the shared server's other DBs are never touched.
@@ -170,7 +171,7 @@ def celery_processes(
                 *celery,
                 "worker",
                 "--pool=threads",
-                f"--queues={config.queue}",
+                f"--queues={','.join(consumed_queues(config.queue))}",
                 f"--hostname=bench{index}-{config.prefix}@%h",
                 "--without-gossip",
                 "--without-mingle",

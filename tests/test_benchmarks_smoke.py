@@ -54,6 +54,9 @@ TINY_PIPELINE = PipelinePlan(
     pending_intervals=3,
     enqueue_requests=200,
     enqueue_runs=1,
+    large_enqueue_requests=500,
+    stored_results=200,
+    scale_pending_jobs=5,
 )
 
 
@@ -202,7 +205,10 @@ def test_pipeline_part_runs_against_the_sandbox_and_real_redis() -> None:
     assert results.latency[0].median > 0
     assert results.throughput is not None and results.throughput.completed == 3
     assert results.pending[0].pending_jobs == 3
-    assert len(pipeline_cells(results).rows) == 4
+    assert results.large_enqueue is not None and results.large_enqueue.requests == 500
+    assert results.large_enqueue.bytes_per_request > 0
+    assert results.scale_tick is not None and results.scale_tick.polled == 5
+    assert len(pipeline_cells(results).rows) == 6
 
 
 @needs_redis

@@ -124,7 +124,10 @@ def worker(
         str, typer.Option(help="Celery pool; threads fit the HTTP-bound work best")
     ] = "threads",
     queues: Annotated[
-        str | None, typer.Option(help="Queues to consume (default BATCHLINE_QUEUE)")
+        str | None,
+        typer.Option(
+            help="Queues to consume (default: BATCHLINE_QUEUE and its .finish and .poll queues)"
+        ),
     ] = None,
     loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING...")] = "INFO",
     hostname: Annotated[str | None, typer.Option(help="Worker node name")] = None,
@@ -135,12 +138,14 @@ def worker(
     'celery -A', so models and callbacks in your project load; any further option goes to
     Celery as it is."""
     celery_app = _prepare(include)
+    from batchline.workers.routing import consumed_queues
+
     settings = celery_app.runtime.settings
     argv = [
         "worker",
         f"--pool={pool}",
         f"--concurrency={concurrency or settings.worker_concurrency}",
-        f"--queues={queues or settings.queue}",
+        f"--queues={queues or ','.join(consumed_queues(settings.queue))}",
         f"--loglevel={loglevel}",
     ]
     if hostname:

@@ -17,8 +17,10 @@ import threading
 from typing import Any
 
 from celery import Celery
+from kombu.entity import Queue
 
 from batchline.batching.providers import PROVIDERS
+from batchline.workers.routing import consumed_queues, queue_of, routes
 from batchline.workers.runtime import Runtime
 from batchline.workers.settings import WorkerSettings, get_worker_settings
 from batchline.workers.tasknames import POLL_PROVIDER
@@ -84,7 +86,9 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "result_expires": settings.result_expires,
         "task_default_queue": settings.queue,
-        "task_routes": {"batchline.*": {"queue": settings.queue}},
+        "task_routes": routes(settings.queue),
+        # A worker started without --queues consumes every batchline queue.
+        "task_queues": [Queue(name) for name in consumed_queues(settings.queue)],
         "worker_concurrency": settings.worker_concurrency,
         "worker_pool": "threads",
         "beat_schedule": {
@@ -93,7 +97,10 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
                 "schedule": poll_every,
                 "args": (provider,),
                 # A tick that waited longer than one interval in the queue is stale: drop it.
-                "options": {"queue": settings.queue, "expires": max(poll_every, 1.0)},
+                "options": {
+                    "queue": queue_of(POLL_PROVIDER, settings.queue),
+                    "expires": max(poll_every, 1.0),
+                },
             }
             for provider in PROVIDERS
         },

@@ -27,6 +27,7 @@ from batchline.workers.jobs import (
     ShardState,
     shard_custom_ids,
 )
+from batchline.workers.ratelimit import CallKind
 from batchline.workers.runtime import Runtime
 
 
@@ -100,7 +101,7 @@ def _shard_results(
     readable = RESULT_BEARING_STATUSES
     if shard.batch_id and shard.status in readable | {BatchStatus.FAILED}:
         # Reading results takes two calls at least: the batch, then its result file.
-        rt.limiter.acquire(job.provider, calls=2)
+        rt.limiter.acquire(job.provider, kind=CallKind.FINISH, calls=2)
         processor = rt.processor(job)
         try:
             results = processor.iter_results(shard.batch_id, expected_ids=expected)

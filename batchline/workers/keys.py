@@ -27,9 +27,13 @@ class Keys:
         """Short lock that makes a second beat tick for the same provider a no-op."""
         return f"{self.prefix}:lock:poll:{provider}"
 
-    def rate(self, provider: str, second: int) -> str:
-        """Counter of provider calls in one wall-clock second (the shared rate limit)."""
-        return f"{self.prefix}:rate:{provider}:{second}"
+    def rate(self, provider: str, window: int) -> str:
+        """Hash of provider calls in one rate window, in total and by kind (the shared limit)."""
+        return f"{self.prefix}:rate:{provider}:{window}"
+
+    def finishing(self, provider: str) -> str:
+        """Short-lived marker: work that finishes jobs is calling this provider right now."""
+        return f"{self.prefix}:rate:{provider}:finishing"
 
     # -- one job ---------------------------------------------------------------------------
     def job(self, job_id: str) -> str:

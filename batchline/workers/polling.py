@@ -6,8 +6,10 @@ pushing their score ``poll_lease`` seconds ahead (so two ticks never claim the s
 polls them, and writes the next poll time as the new score; it claims ``poll_batch`` at a time
 until none is due. A poller that dies simply lets its lease run out.
 
-With several shards due, one call to the provider's list endpoint answers most of them; only
-the ones it does not show are fetched one by one.
+With several shards due, one listing per tick (``Listing``: the provider's list endpoint, paged
+back over every pending batch) answers nearly all of them; only the ones it does not show are
+fetched one by one. Ticks run on their own queue (``routing``), and their calls are finishing
+work in the rate budget (``ratelimit``), so no backlog of submissions delays them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from batchline.workers.jobs import (
     ShardState,
     outcome_of,
 )
+from batchline.workers.ratelimit import CallKind, list_pages
 from batchline.workers.runtime import Runtime
 from batchline.workers.stores.base import Pipeline
 from batchline.workers.stores.polls import member, parse_member
@@ -35,8 +38,8 @@ from batchline.workers.tasknames import COMPLETE_JOB
 
 logger = logging.getLogger("batchline.workers")
 
-#: Most batches one list call may ask for; beyond this, single gets are cheaper to reason about.
-LIST_LIMIT = 1000
+#: Most batches one tick's listing reads (at 100 a page: 200 calls); beyond it, single gets.
+LIST_LIMIT = 20_000
 #: Times a shard is sent again after its batch failed over the enqueued-token quota, before
 #: the shard fails for good. Waits double from one poll interval up to ``retry_backoff_max``.
 MAX_CAPACITY_WAITS = 8
@@ -99,6 +102,7 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
         # so that more pending shards than poll_batch are still all polled at every tick. The
         # budget is on the clock the scores use, so no shard comes due twice within it.
         budget_end = time.time() + interval / 2
+        listing = Listing(rt, rt.polls.count(provider))
         while True:
             now = time.time()
             # The next poll is due one interval after this claim and ticks come every
@@ -112,8 +116,9 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
             )
             report.due += len(due)
             if due:
-                _poll(rt, provider, due, report, claimed_at=now)
-            if len(due) < rt.settings.poll_batch or time.time() >= budget_end:
+                _poll(rt, provider, due, listing, report, claimed_at=now)
+            # The listing's own time (a page per call, at the rate limit) is not the rounds'.
+            if len(due) < rt.settings.poll_batch or time.time() >= budget_end + listing.seconds:
                 break
     finally:
         rt.claims.compare_and_delete(lock_key, token)
@@ -121,7 +126,13 @@ def poll_provider(rt: Runtime, provider: str) -> PollReport:
 
 
 def _poll(
-    rt: Runtime, provider_name: str, due: list[str], report: PollReport, *, claimed_at: float
+    rt: Runtime,
+    provider_name: str,
+    due: list[str],
+    listing: Listing,
+    report: PollReport,
+    *,
+    claimed_at: float,
 ) -> None:
     pairs = [parse_member(item) for item in due]
     watched: list[tuple[Job, Shard]] = []
@@ -138,7 +149,8 @@ def _poll(
     if not watched:
         return
     provider = rt.provider(provider_name)
-    infos, failures = _fetch(rt, provider, [shard.batch_id for _, shard in watched], report)
+    batch_ids = [shard.batch_id for _, shard in watched]
+    infos, failures = _fetch(rt, provider, batch_ids, listing, report)
     # Shards still running (nearly all, each tick) are written back in one round trip, due
     # again one interval after the claim, not after now: polling took time, and the next tick
     # comes one interval after this one (counted from now, it would skip every other tick).
@@ -181,25 +193,69 @@ def _poll(
                 )
 
 
-def _fetch(
-    rt: Runtime, provider: Provider, batch_ids: list[str], report: PollReport
-) -> tuple[dict[str, BatchInfo], dict[str, BatchlineError]]:
-    """Statuses of ``batch_ids``: one list call when it can answer several, then single gets."""
-    infos: dict[str, BatchInfo] = {}
-    failures: dict[str, BatchlineError] = {}
-    wanted = set(batch_ids)
-    if len(wanted) > 1:
+class Listing:
+    """One tick's view of the provider's list endpoint, read once and shared by every claim
+    round of the tick.
+
+    It reaches back over every pending batch of the provider (``pending_count``, plus a margin
+    for batches other apps created in between), not only the newest ``LIST_LIMIT``: the rounds
+    claim the oldest-due shards first, and those are the oldest batches. Each page is one call
+    taken from the rate budget before the list starts.
+    """
+
+    def __init__(self, rt: Runtime, pending_count: int) -> None:
+        self._rt = rt
+        self._pending_count = pending_count
+        self._infos: dict[str, BatchInfo] | None = None
+        self.error: BatchlineError | None = None
+        #: Seconds the listing took (waiting for the rate budget included).
+        self.seconds = 0.0
+
+    def lookup(
+        self, provider: Provider, wanted: set[str], report: PollReport
+    ) -> dict[str, BatchInfo]:
+        """The listed statuses of ``wanted`` (listing on first use, when it helps)."""
+        if self._infos is None:
+            if len(wanted) <= 1:
+                return {}
+            started = time.time()
+            self._infos = self._read(provider, len(wanted), report)
+            self.seconds = time.time() - started
+        return {batch_id: self._infos[batch_id] for batch_id in wanted if batch_id in self._infos}
+
+    def _read(
+        self, provider: Provider, wanted_count: int, report: PollReport
+    ) -> dict[str, BatchInfo]:
+        limit = min(
+            max(2 * wanted_count, self._pending_count + self._pending_count // 10) + 20, LIST_LIMIT
+        )
+        pages = list_pages(limit, provider.list_page_size)
+        _, per_window, _ = self._rt.limiter.budget(provider.name)
+        while pages > 0:  # a window's worth at a time, so the limit holds on average
+            calls = min(pages, per_window)
+            self._rt.limiter.acquire(provider.name, kind=CallKind.FINISH, calls=calls)
+            report.provider_calls += calls
+            pages -= calls
         try:
-            rt.limiter.acquire(provider.name)
-            report.provider_calls += 1
-            listed = provider.list(limit=min(2 * len(wanted) + 20, LIST_LIMIT))
-            infos.update({info.id: info for info in listed if info.id in wanted})
+            return {info.id: info for info in provider.list(limit=limit)}
         except BatchlineError as exc:
             logger.warning("listing %s batches failed: %s", provider.name, exc)
-            return infos, dict.fromkeys(wanted, exc)
+            self.error = exc
+            return {}
+
+
+def _fetch(
+    rt: Runtime, provider: Provider, batch_ids: list[str], listing: Listing, report: PollReport
+) -> tuple[dict[str, BatchInfo], dict[str, BatchlineError]]:
+    """Statuses of ``batch_ids``: from the tick's listing where it has them, then single gets."""
+    failures: dict[str, BatchlineError] = {}
+    wanted = set(batch_ids)
+    infos = listing.lookup(provider, wanted, report)
+    if listing.error is not None:
+        return infos, dict.fromkeys(wanted - set(infos), listing.error)
     for batch_id in wanted - set(infos):
         try:
-            rt.limiter.acquire(provider.name)
+            rt.limiter.acquire(provider.name, kind=CallKind.FINISH)
             report.provider_calls += 1
             infos[batch_id] = provider.get(batch_id)
         except BatchlineError as exc:

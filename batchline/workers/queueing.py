@@ -1,4 +1,5 @@
-"""Putting a job in the workers' hands: store it with its requests, then send its submit task.
+"""Putting a job in the workers' hands: store its requests, then its record, then send its
+submit task.
 
 Below the job API (``enqueue_batch``) and retries (``retry_failed``), which both build a
 ``Job`` record and hand it here.
@@ -30,23 +31,29 @@ def queue_job(
     *,
     retry_ids: Sequence[str] = (),
 ) -> None:
-    """Store ``job`` with its requests in one pipeline, then send its submit task.
+    """Store ``job`` with its requests, then send its submit task.
+
+    Requests stream into Redis (or the file) a chunk at a time, so memory stays flat however
+    many there are; the job record is written last, in one round trip with the retry ids, so
+    no worker and no ``jobs list`` ever sees a job whose requests are not all there yet.
 
     ``retry_ids`` (for a job that retries another's failed requests) are the original custom
     ids of its requests, in order, kept beside it so its results can carry them.
     """
     encoded = encode_requests(messages)
-    with rt.store.batch() as pipe:
+    if job.requests_path:
+        count = write_requests_file(job.requests_path, encoded)
+    else:
+        count = rt.requests.push(job.id, encoded)
+    if count == 0:
         if job.requests_path:
-            count = write_requests_file(job.requests_path, encoded)
-        else:
-            count = rt.requests.push(pipe, job.id, encoded)
-        if count == 0:
-            if job.requests_path:
-                Path(job.requests_path).unlink(missing_ok=True)
-            raise InvalidRequestError("messages is empty: a job needs at least one request")
-        job.request_count = count
+            Path(job.requests_path).unlink(missing_ok=True)
+        raise InvalidRequestError("messages is empty: a job needs at least one request")
+    job.request_count = count
+    with rt.store.batch() as pipe:
         rt.requests.push_retry_ids(pipe, job.id, retry_ids)
+        if not job.requests_path:
+            rt.requests.adopt(pipe, job.id)
         rt.store.create(job, pipe)
     log_state_change(job, None)
     rt.send(SUBMIT_JOB, job.id)

@@ -16,6 +16,7 @@ from batchline.batching.processor import BatchProcessor
 from batchline.batching.providers.base import BatchInfo, BatchMark
 from batchline.errors import BatchlineError, ClaimPending
 from batchline.workers.jobs import Job, Shard, custom_id_prefix
+from batchline.workers.ratelimit import CallKind, list_pages
 from batchline.workers.runtime import META_JOB, META_SHARD, Runtime
 
 logger = logging.getLogger("batchline.workers")
@@ -36,7 +37,8 @@ def reconcile(
     processing, this raises ``ClaimPending`` rather than risk paying twice.
     """
     provider = processor.provider
-    rt.limiter.acquire(job.provider)
+    scan_pages = list_pages(rt.settings.reconcile_scan, provider.list_page_size)
+    rt.limiter.acquire(job.provider, kind=CallKind.SUBMIT, calls=scan_pages)
     found = provider.find_marked(shard_mark(job.id, shard.index), limit=rt.settings.reconcile_scan)
     candidates = list(found.matching)
     undecided = [b for b in found.undecided if _could_be_ours(b, shard, claimed_at)]

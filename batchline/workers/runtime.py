@@ -20,7 +20,8 @@ from batchline.batching.providers import Provider, provider_class
 from batchline.modelref import worker_import_model
 from batchline.workers.jobs import Job
 from batchline.workers.keys import Keys
-from batchline.workers.ratelimit import RateLimiter
+from batchline.workers.ratelimit import CallKind, RateLimiter
+from batchline.workers.routing import queue_of
 from batchline.workers.settings import WorkerSettings
 from batchline.workers.stores.callbacks import CallbackStore
 from batchline.workers.stores.claims import ClaimStore
@@ -55,7 +56,11 @@ class Runtime:
         self.callbacks = CallbackStore(self.redis, self.keys)
         self.claims = ClaimStore(self.redis, self.keys)
         self.polls = PollStore(self.redis, self.keys)
-        self.limiter = RateLimiter(RateStore(self.redis, self.keys), settings.provider_rate_limit)
+        self.limiter = RateLimiter(
+            RateStore(self.redis, self.keys),
+            settings.provider_rate_limit,
+            finish_share=settings.finish_share,
+        )
         self._lock = threading.Lock()
         self._processors: dict[str, BatchProcessor[Any]] = {}
         self._providers: dict[str, Provider] = {}
@@ -88,14 +93,15 @@ class Runtime:
 
     def cancel_batch(self, provider: str, batch_id: str) -> None:
         """Ask the provider to cancel one batch."""
-        self.limiter.acquire(provider)
+        self.limiter.acquire(provider, kind=CallKind.FINISH, calls=2)  # the get, the cancel
         self.provider(provider).cancel(batch_id)
 
-    def send(self, task_name: str, *args: Any) -> None:
-        """Send one of batchline's own tasks to batchline's queue."""
+    def send(self, task_name: str, *args: Any, countdown: float | None = None) -> None:
+        """Send one of batchline's own tasks to its queue (``routing``), as a fresh message."""
         if self.app is None:
             raise RuntimeError("this Runtime has no Celery app to send tasks with")
-        self.app.send_task(task_name, args=list(args), queue=self.settings.queue)
+        queue = queue_of(task_name, self.settings.queue)
+        self.app.send_task(task_name, args=list(args), queue=queue, countdown=countdown)
 
     def backoff(self, attempt: int, base: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based): doubling, capped."""

@@ -58,6 +58,17 @@ class WorkerSettings(Settings):
     #: Most shards one poll tick handles per provider.
     poll_batch: int = Field(500, validation_alias=_env("BATCHLINE_POLL_BATCH"))
 
+    #: Share of each rate window kept for finishing work (polls, result downloads, cancels)
+    #: while there is any: submissions get the rest, so they can never starve running jobs.
+    finish_share: float = Field(
+        0.4, ge=0.0, lt=1.0, validation_alias=_env("BATCHLINE_FINISH_SHARE")
+    )
+    #: Seconds a submit task waits for room in the budget before giving its worker thread back
+    #: (it is retried a moment later): a backlog of submissions never holds every thread.
+    submit_budget_wait: float = Field(
+        0.5, ge=0.0, validation_alias=_env("BATCHLINE_SUBMIT_BUDGET_WAIT")
+    )
+
     #: First retry delay in seconds; doubles on every attempt up to ``retry_backoff_max``.
     retry_backoff: float = Field(2.0, validation_alias=_env("BATCHLINE_RETRY_BACKOFF"))
     retry_backoff_max: float = Field(600.0, validation_alias=_env("BATCHLINE_RETRY_BACKOFF_MAX"))

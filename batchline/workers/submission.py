@@ -37,6 +37,7 @@ from batchline.errors import (
     ProviderRejected,
     ProviderRetryableError,
     ResponseModelError,
+    SubmitBudgetBusy,
 )
 from batchline.workers import polling
 from batchline.workers.jobs import (
@@ -49,6 +50,7 @@ from batchline.workers.jobs import (
     shard_custom_ids,
 )
 from batchline.workers.payloads import read_requests
+from batchline.workers.ratelimit import SUBMIT_CALLS, CallKind
 from batchline.workers.reconcile import cancel_duplicate, reconcile, shard_mark
 from batchline.workers.runtime import Runtime
 from batchline.workers.stores.polls import parse_member
@@ -209,6 +211,7 @@ def submit_shard(rt: Runtime, job: Job, processor: BatchProcessor[Any], shard: S
     claim_key = rt.keys.submit_claim(job.id, shard.index)
     token = f"{_CLAIMED}{socket.gethostname()}-{os.getpid()}:{uuid.uuid4().hex[:8]}:{time.time()!r}"
     if rt.claims.take(claim_key, token):
+        _wait_for_budget(rt, job, shard, claim_key, token)
         _call_and_record(rt, job, processor, shard, claim_key, token)
         return
     current = rt.claims.get(claim_key) or ""
@@ -238,6 +241,7 @@ def submit_shard(rt: Runtime, job: Job, processor: BatchProcessor[Any], shard: S
         )
     if not rt.claims.compare_and_set(claim_key, current, token):
         raise ClaimPending(f"shard {shard.index}'s claim changed under us", retry_in=0.5)
+    _wait_for_budget(rt, job, shard, claim_key, token)
     logger.warning(
         "job=%s shard=%d: no provider batch %.0f s after claim %s; submitting again",
         job.id,
@@ -246,6 +250,21 @@ def submit_shard(rt: Runtime, job: Job, processor: BatchProcessor[Any], shard: S
         current,
     )
     _call_and_record(rt, job, processor, shard, claim_key, token)
+
+
+def _wait_for_budget(rt: Runtime, job: Job, shard: Shard, claim_key: str, token: str) -> None:
+    """Take the submission's calls from the provider's budget (``ratelimit``: finishing work
+    comes first), or give the claim and the worker thread back: ``SubmitBudgetBusy`` sends a
+    fresh submit task a moment later, so that waiting submissions never hold every thread."""
+    calls = SUBMIT_CALLS.get(job.provider, 2)
+    wait = rt.settings.submit_budget_wait
+    if rt.limiter.acquire(job.provider, kind=CallKind.SUBMIT, calls=calls, max_wait=wait):
+        return
+    rt.claims.compare_and_delete(claim_key, token)  # nothing reached the provider
+    raise SubmitBudgetBusy(
+        f"shard {shard.index}: no room in the {job.provider} rate budget for a submission",
+        retry_in=rt.limiter.submit_backoff(job.provider, calls),
+    )
 
 
 def _call_and_record(
@@ -263,7 +282,6 @@ def _call_and_record(
             rt.claims.compare_and_delete(claim_key, token)  # nothing reached the provider
             raise
         try:
-            rt.limiter.acquire(job.provider)
             batch_id = processor.submit_batch(path, metadata=shard_metadata(job, shard))
         except ProviderRetryableError as exc:
             if exc.status_code is not None:

@@ -14,6 +14,7 @@ from batchline.errors import (
     ClaimPending,
     JobNotFoundError,
     ProviderRetryableError,
+    SubmitBudgetBusy,
 )
 from batchline.workers import callbacks, completion, polling, submission
 from batchline.workers.callbacks import FireResult
@@ -61,6 +62,12 @@ def register_tasks(app: Celery) -> None:
         except ClaimPending as exc:
             logger.info("job=%s: %s", job_id, exc)
             raise self.retry(countdown=exc.retry_in, exc=exc) from None
+        except SubmitBudgetBusy as exc:
+            # Not a failed attempt: a fresh message, so waiting for the budget never uses up
+            # the retries a real provider error may need.
+            logger.debug("job=%s: %s", job_id, exc)
+            rt.send(SUBMIT_JOB, job_id, countdown=exc.retry_in)
+            return "waiting_for_budget"
         except Exception as exc:
             kind = submission.failure_type(exc)
             return _retry_or(

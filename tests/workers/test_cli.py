@@ -18,6 +18,8 @@ from batchline.cli import app as cli
 from batchline.sandbox import Faults, Sandbox
 from batchline.workers import JobState, enqueue_batch
 from batchline.workers.app import BatchlineCelery
+from batchline.workers.routing import queue_of
+from batchline.workers.tasknames import POLL_PROVIDER
 from tests.conftest import TEST_COMPLETION_DELAY
 from tests.workers.conftest import settings_env
 from tests.workers.helpers import conversations
@@ -95,11 +97,11 @@ def test_cancel_stops_a_queued_job_and_unknown_ids_fail_cleanly(
     assert "no job '0000000000000000'" in missing.output
 
 
-def test_batchline_beat_ticks_once_per_provider_into_the_queue(
+def test_batchline_beat_ticks_once_per_provider_into_the_poll_queue(
     app: BatchlineCelery, sandbox: Sandbox, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
     settings = app.runtime.settings
-    queue_key = f"{settings.broker_key_prefix}{settings.queue}"
+    queue_key = f"{settings.broker_key_prefix}{queue_of(POLL_PROVIDER, settings.queue)}"
     env = {**os.environ, **sandbox.env, **settings_env(settings)}
     command = [str(BATCHLINE), "beat", f"--schedule={tmp_path / 'schedule'}"]
     polled: set[str] = set()
@@ -112,7 +114,7 @@ def test_batchline_beat_ticks_once_per_provider_into_the_queue(
                 assert time.monotonic() < deadline, f"beat sent polls for {polled} only"
                 for raw in redis_client.lrange(queue_key, 0, -1):
                     message = orjson.loads(raw)
-                    assert message["headers"]["task"] == "batchline.poll_provider"
+                    assert message["headers"]["task"] == POLL_PROVIDER
                     polled.add(orjson.loads(base64.b64decode(message["body"]))[0][0])
                 time.sleep(0.1)
         finally:

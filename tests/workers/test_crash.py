@@ -26,6 +26,7 @@ from batchline.batching.providers import BatchMark
 from batchline.sandbox import Sandbox
 from batchline.workers import JobState, enqueue_batch
 from batchline.workers.app import BatchlineCelery
+from batchline.workers.routing import consumed_queues
 from batchline.workers.runtime import META_JOB
 from batchline.workers.settings import WorkerSettings
 from tests.workers.conftest import MakeApp, settings_env
@@ -129,7 +130,7 @@ def test_a_worker_killed_mid_job_costs_one_batch_and_one_callback(
         "worker",
         "--pool=threads",
         "--concurrency=2",
-        f"--queues={settings.queue}",
+        f"--queues={','.join(consumed_queues(settings.queue))}",
         "--without-mingle",
         "--without-gossip",
         "--loglevel=INFO",

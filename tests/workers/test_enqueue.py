@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import time
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +105,56 @@ def test_bad_jobs_are_refused_before_anything_is_queued(
         enqueue_batch(model, Person, messages, app=app)
     assert queued_messages(redis_client, app) == []
     assert redis_client.zcard(app.runtime.keys.jobs) == 0
+
+
+def streamed_conversations(count: int, bad_at: int | None = None) -> Iterator[list[Any]]:
+    """``count`` conversations made one at a time (as a caller reading a file would), with an
+    invalid one at ``bad_at``."""
+    for i in range(count):
+        if i == bad_at:
+            yield []
+        else:
+            yield [{"role": "user", "content": f"I am person {i}, {20 + i % 60} years old."}]
+
+
+def test_enqueue_memory_does_not_grow_with_the_number_of_requests(
+    app: BatchlineCelery, redis_client: redis.Redis
+) -> None:
+    enqueue_batch("openai/gpt-4.1-mini", Person, conversations(1), app=app)  # connect once
+
+    def peak_bytes(count: int) -> int:
+        tracemalloc.start()
+        try:
+            enqueue_batch("openai/gpt-4.1-mini", Person, streamed_conversations(count), app=app)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak_bytes(5_000), peak_bytes(50_000)
+
+    # Ten times the requests (2.5 MB of them encoded) may not take ten times the memory: only
+    # one chunk is ever held (a pipeline of every RPUSH held them all).
+    assert large < small * 1.5, f"5,000 requests peaked at {small:,} B, 50,000 at {large:,} B"
+
+
+def test_a_bad_request_half_way_leaves_no_requests_behind(
+    app: BatchlineCelery, redis_client: redis.Redis
+) -> None:
+    with pytest.raises(InvalidRequestError, match=r"messages_list\[2500\]"):
+        enqueue_batch(
+            "openai/gpt-4.1-mini", Person, streamed_conversations(5_000, bad_at=2_500), app=app
+        )
+
+    assert list(redis_client.scan_iter(match=f"{app.runtime.keys.prefix}:job:*")) == []
+    assert redis_client.zcard(app.runtime.keys.jobs) == 0
+    assert queued_messages(redis_client, app) == []
+
+
+def test_a_queued_jobs_requests_do_not_expire(
+    app: BatchlineCelery, redis_client: redis.Redis
+) -> None:
+    handle = enqueue_batch("openai/gpt-4.1-mini", Person, streamed_conversations(2_500), app=app)
+
+    key = app.runtime.keys.requests(handle.id)
+    assert redis_client.llen(key) == 2_500
+    assert redis_client.ttl(key) == -1  # the short TTL of an unfinished push is gone

@@ -54,6 +54,10 @@ class PollStore(RedisStore):
         )
         return due
 
+    def count(self, provider: str) -> int:
+        """How many shards of ``provider`` are pending (due or not)."""
+        return int(self.redis.zcard(self.keys.pending(provider)))
+
     def drop(self, provider: str, item: str) -> None:
         """Stop polling a member (its shard ended, or its job is gone)."""
         self.redis.zrem(self.keys.pending(provider), item)
