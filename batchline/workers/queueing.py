@@ -49,4 +49,4 @@ def queue_job(
         rt.requests.push_retry_ids(pipe, job.id, retry_ids)
         rt.store.create(job, pipe)
     log_state_change(job, None)
-    rt.send(SUBMIT_JOB, job.id)
+    rt.send(SUBMIT_JOB, job)

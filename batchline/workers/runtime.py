@@ -91,11 +91,21 @@ class Runtime:
         self.limiter.acquire(provider)
         self.provider(provider).cancel(batch_id)
 
-    def send(self, task_name: str, *args: Any) -> None:
-        """Send one of batchline's own tasks to batchline's queue."""
+    def send(self, task_name: str, job: Job, *args: Any) -> None:
+        """Send one of batchline's job tasks to batchline's queue.
+
+        The job id comes first; provider and model ride along as keyword arguments the task
+        ignores, so that an operator sees in Flower which job, provider and model a task is
+        about (never requests or credentials).
+        """
         if self.app is None:
             raise RuntimeError("this Runtime has no Celery app to send tasks with")
-        self.app.send_task(task_name, args=list(args), queue=self.settings.queue)
+        self.app.send_task(
+            task_name,
+            args=[job.id, *args],
+            kwargs={"provider": job.provider, "model": job.model},
+            queue=self.settings.queue,
+        )
 
     def backoff(self, attempt: int, base: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based): doubling, capped."""
