@@ -105,6 +105,7 @@ class Runtime:
             args=[job.id, *args],
             kwargs={"provider": job.provider, "model": job.model},
             queue=self.settings.queue,
+            serializer="json",  # whatever the app's default: an app batchline is installed in
         )
 
     def backoff(self, attempt: int, base: float | None = None) -> float:

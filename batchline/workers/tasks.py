@@ -71,6 +71,11 @@ class SilentTask(CeleryTask):  # type: ignore[misc]
         return super().apply_async(*args, **options)
 
 
+def _runtime_of(app: Celery) -> Runtime:
+    runtime: Runtime = app.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
 def _runtime(task: Task) -> Runtime:
     runtime: Runtime = task.app.runtime  # type: ignore[attr-defined]
     return runtime
@@ -88,9 +93,20 @@ JOB_TASK_OPTIONS: dict[str, Any] = {
 
 
 def register_tasks(app: Celery) -> None:
-    """Define batchline's tasks on ``app`` (each app gets its own, bound to its settings)."""
+    """Define batchline's tasks on ``app`` (each app gets its own, bound to its settings).
 
-    @app.task(bind=True, name=SUBMIT_JOB, max_retries=None, shared=False, **JOB_TASK_OPTIONS)
+    ``app.runtime`` must be set: the time limits come from its settings, per task, like
+    ``JOB_TASK_OPTIONS``, so that an app batchline is installed into keeps its own.
+    """
+    limit = _runtime_of(app).settings.task_time_limit
+    options: dict[str, Any] = {
+        **JOB_TASK_OPTIONS,
+        "time_limit": limit,
+        "soft_time_limit": max(1, limit - 60),
+        "track_started": True,
+    }
+
+    @app.task(bind=True, name=SUBMIT_JOB, max_retries=None, shared=False, **options)
     def submit_job(self: Task, job_id: str, **_shown: str) -> str:
         """Split the job into provider batches and create them (claim, call, record)."""
         rt = _runtime(self)
@@ -116,13 +132,13 @@ def register_tasks(app: Celery) -> None:
         shared=False,
         base=SilentTask,
         ignore_result=True,
-        **JOB_TASK_OPTIONS,
+        **options,
     )
     def poll_provider(self: Task, provider: str) -> dict[str, Any]:
         """One beat tick: poll every due shard of ``provider``."""
         return polling.poll_provider(_runtime(self), provider).to_dict()
 
-    @app.task(bind=True, name=COMPLETE_JOB, max_retries=None, shared=False, **JOB_TASK_OPTIONS)
+    @app.task(bind=True, name=COMPLETE_JOB, max_retries=None, shared=False, **options)
     def complete_job(self: Task, job_id: str, **_shown: str) -> str:
         """Stream a finished job's results into Redis, then start its callbacks."""
         rt = _runtime(self)
@@ -139,7 +155,7 @@ def register_tasks(app: Celery) -> None:
             raise JobTaskFailed(f"job {job_id} failed at the provider: {job.last_error}")
         return state.value
 
-    @app.task(bind=True, name=RUN_CALLBACK, max_retries=None, shared=False, **JOB_TASK_OPTIONS)
+    @app.task(bind=True, name=RUN_CALLBACK, max_retries=None, shared=False, **options)
     def run_callback(self: Task, job_id: str, index: int, **_shown: str) -> str:
         """Fire one completion callback of a job, once."""
         rt = _runtime(self)
@@ -152,7 +168,7 @@ def register_tasks(app: Celery) -> None:
             raise JobTaskFailed(f"job {job_id} callback {index} failed: {error}")
         return outcome.value
 
-    @app.task(bind=True, name=CANCEL_JOB, max_retries=None, shared=False, **JOB_TASK_OPTIONS)
+    @app.task(bind=True, name=CANCEL_JOB, max_retries=None, shared=False, **options)
     def cancel_job(self: Task, job_id: str, **_shown: str) -> str:
         """Cancel a job: before submission, or each of its provider batches."""
         rt = _runtime(self)
