@@ -249,7 +249,7 @@ class BatchProcessor(Generic[T]):
         receives the raw result lines as they stream by.
         """
         info = self.get_batch(batch_id)
-        if info.status not in RESULT_BEARING_STATUSES:
+        if not has_results(info):
             raise ResultsNotReadyError(
                 f"batch {batch_id} is {info.status.value} ({info.provider_status}); results "
                 "exist once it is completed, cancelled or expired"
@@ -261,12 +261,16 @@ class BatchProcessor(Generic[T]):
         missing_type = {
             BatchStatus.EXPIRED: ErrorType.EXPIRED,
             BatchStatus.CANCELLED: ErrorType.CANCELLED,
+            BatchStatus.FAILED: ErrorType.PROVIDER_ERROR,
         }.get(info.status, ErrorType.MISSING)
+        missing_message = f"no result: the batch ended as {info.status.value}"
+        if info.status is BatchStatus.FAILED and info.error:
+            missing_message = f"{missing_message}: {info.error}"
         return account(
             results,
             expected_ids,
             missing_type=missing_type,
-            missing_message=f"no result: the batch ended as {info.status.value}",
+            missing_message=missing_message,
         )
 
     def retrieve_results(self, batch_id: str) -> list[BatchSuccess[T] | BatchError]:
@@ -355,3 +359,12 @@ def _tee(lines: Iterable[bytes], sink: IO[bytes]) -> Iterator[bytes]:
     for line in lines:
         sink.write(line if line.endswith(b"\n") else line + b"\n")
         yield line
+
+
+def has_results(info: BatchInfo) -> bool:
+    """Whether a batch's results can be read: completed, cancelled or expired, or failed with
+    results written anyway (a failed Vertex job with ``successfulCount > 0`` and an output
+    folder keeps the rows it completed)."""
+    if info.status in RESULT_BEARING_STATUSES:
+        return True
+    return info.status is BatchStatus.FAILED and bool(info.result_locations)

@@ -73,6 +73,12 @@ class Faults:
     #: Vertex: echo a numeric-looking ``key`` as a JSON number ("007" comes back as 7), as a
     #: live capture shows the real service doing (issue 15).
     numeric_keys: bool = False
+    #: OpenAI: how many batches, from now on, fail validation with ``token_limit_exceeded``
+    #: (the organisation's enqueued-token quota is full) before capacity frees and batches run.
+    capacity_refusals: int = 0
+    #: Vertex AI: a job fails partway, after ``partial_share`` of its requests ran; their rows
+    #: are written, so the failed job reports ``successfulCount > 0`` and an output folder.
+    fail_partway: bool = False
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -123,6 +129,15 @@ class Faults:
     def finishes_before_end(self, custom_id: str) -> bool:
         """For expired/cancelled batches: whether this request ran before the batch ended."""
         return self._unit("partial:" + custom_id) < self.partial_share
+
+    def take_capacity_refusal(self) -> bool:
+        """Whether the batch being created now finds the enqueued-token quota full; each
+        refusal uses one of ``capacity_refusals``."""
+        with self._lock:
+            if self.capacity_refusals <= 0:
+                return False
+            self.capacity_refusals -= 1
+            return True
 
     def http_fault(self) -> int | None:
         """An HTTP status to fail this call with, or None. Drawn from a seeded stream."""

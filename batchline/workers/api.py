@@ -206,7 +206,16 @@ class JobSummary:
 #: The summary's fields that are timestamps (epoch seconds in the record, ISO 8601 here).
 _TIMESTAMPS = ("created_at", "submitted_at", "finished_at", "updated_at")
 #: A shard's fields shown in a summary, beside its ``requests`` (its size).
-_SHARD_FIELDS = ("index", "batch_id", "state", "status", "provider_status", "counts", "error")
+_SHARD_FIELDS = (
+    "index",
+    "batch_id",
+    "state",
+    "status",
+    "provider_status",
+    "counts",
+    "error",
+    "capacity_waits",
+)
 
 
 def _shard_summary(shard: Shard) -> dict[str, Any]:

@@ -105,6 +105,9 @@ class Shard:
     error_type: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     poll_failures: int = 0
+    #: Times the shard was sent again because its batch failed over the provider's
+    #: enqueued-token quota (OpenAI's ``token_limit_exceeded``); bounded in ``polling``.
+    capacity_waits: int = 0
 
     @property
     def size(self) -> int:

@@ -51,6 +51,7 @@ from batchline.workers.jobs import (
 from batchline.workers.payloads import read_requests
 from batchline.workers.reconcile import cancel_duplicate, reconcile, shard_mark
 from batchline.workers.runtime import Runtime
+from batchline.workers.stores.polls import parse_member
 from batchline.workers.tasknames import CANCEL_JOB, COMPLETE_JOB
 
 logger = logging.getLogger("batchline.workers")
@@ -372,3 +373,25 @@ def cancel_job(rt: Runtime, job_id: str) -> JobState:
             except ProviderRejected as exc:  # e.g. it ended meanwhile: nothing left to cancel
                 store.record_error(job_id, f"cancelling shard {shard.index}: {exc}")
     return store.load(job_id).state
+
+
+def resubmit_waiting(rt: Runtime, item: str) -> None:
+    """Send again a shard whose wait for the provider's token quota is over (the poll tick
+    found it due); if that cannot happen now, it is due again next interval."""
+    job_id, index = parse_member(item)
+    job = rt.store.load(job_id)
+    shard = rt.store.load_shard(job_id, index)
+    if shard.state is not ShardState.PENDING:
+        return  # a concurrent tick sent it already
+    if job.cancel_requested:
+        end_shard(rt, job, shard, BatchStatus.CANCELLED, "cancelled while waiting for capacity")
+    else:
+        try:
+            submit_shard(rt, job, rt.processor(job), shard)
+        except BatchlineError as exc:  # a retryable provider error, or a claim still pending
+            logger.warning("job=%s shard=%d: resubmission failed: %s", job.id, index, exc)
+            polling.schedule(rt, job.provider, job.id, index, delay=rt.settings.poll_interval)
+            return
+    if rt.store.load_shard(job_id, index).state is ShardState.ENDED:
+        polling.maybe_finish(rt, job_id)  # refused for good, or cancelled: the job may be over
+        rt.polls.drop(job.provider, item)

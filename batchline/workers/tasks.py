@@ -136,7 +136,11 @@ def register_tasks(app: Celery) -> None:
     )
     def poll_provider(self: Task, provider: str) -> dict[str, Any]:
         """One beat tick: poll every due shard of ``provider``."""
-        return polling.poll_provider(_runtime(self), provider).to_dict()
+        rt = _runtime(self)
+        report = polling.poll_provider(rt, provider)
+        for item in report.resubmit:
+            submission.resubmit_waiting(rt, item)
+        return report.to_dict()
 
     @app.task(bind=True, name=COMPLETE_JOB, max_retries=None, shared=False, **options)
     def complete_job(self: Task, job_id: str, **_shown: str) -> str:
