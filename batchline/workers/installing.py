@@ -43,7 +43,8 @@ DEFAULT_VISIBILITY_TIMEOUT = 3600
 
 
 def install(app: Celery, settings: WorkerSettings | None = None, *, consume: bool = True) -> Any:
-    """Register batchline's tasks and beat entries on ``app`` and return it.
+    """Register batchline's tasks and beat entries on ``app`` and return it. Call it once the
+    app is configured: it checks the configuration and adds to its ``beat_schedule``.
 
     ``settings`` default to the environment's (``REDIS_URL``, ``BATCHLINE_*``). With
     ``consume`` (the default), a worker of ``app`` also consumes batchline's queue
