@@ -42,7 +42,7 @@ VISIBILITY_BROKERS = ("redis", "rediss", "sqs")
 DEFAULT_VISIBILITY_TIMEOUT = 3600
 
 
-def install(app: Celery, settings: WorkerSettings | None = None, *, consume: bool = True) -> Any:
+def install(app: Celery, settings: WorkerSettings | None = None, *, consume: bool = True) -> Celery:
     """Register batchline's tasks and beat entries on ``app`` and return it. Call it once the
     app is configured: it checks the configuration and adds to its ``beat_schedule``.
 
