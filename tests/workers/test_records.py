@@ -51,7 +51,7 @@ def test_a_job_comes_back_from_redis_exactly_as_it_went_in(
 
 def test_unset_optional_values_stay_none(redis_client: redis.Redis, prefix: str) -> None:
     store = JobStore(redis_client, Keys(prefix))
-    job = a_job()
+    job = a_job(temperature=None)  # None: the model's own default (the shared default is 0.1)
 
     store.create(job)
     loaded = store.load(job.id)
@@ -64,7 +64,9 @@ def test_redis_holds_only_strings_with_enums_as_their_values(
     redis_client: redis.Redis, prefix: str
 ) -> None:
     keys = Keys(prefix)
-    job = a_job(callbacks=[webhook("https://example.test/hook")], outcome=JobState.FAILED)
+    job = a_job(
+        callbacks=[webhook("https://example.test/hook")], outcome=JobState.FAILED, temperature=None
+    )
 
     JobStore(redis_client, keys).create(job)
     raw = redis_client.hgetall(keys.job(job.id))
