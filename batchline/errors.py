@@ -182,6 +182,14 @@ class PermanentCallbackError(CallbackError):
     """A callback failed in a way retrying cannot fix (no secret, a 4xx, not registered)."""
 
 
+class JobTaskFailed(BatchlineError):
+    """A task failed its job's step for good; raised so Celery (and Flower) record FAILURE."""
+
+
+class AppConfigurationError(ConfigurationError):
+    """A Celery app's settings would break batchline's guarantees; install() refuses it."""
+
+
 def error_for_status(
     status_code: int | None,
     message: str,

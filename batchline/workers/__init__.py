@@ -1,7 +1,8 @@
 """batchline's workers: a Celery + Redis service that submits, polls, stores and calls back.
 
 ``enqueue_batch`` queues a job and returns a ``JobHandle``; workers (``batchline worker``) and
-one beat (``batchline beat``) do the rest. The Celery app itself is ``batchline.workers.app``.
+one beat (``batchline beat``) do the rest. The Celery app itself is ``batchline.workers.app``;
+``install(app)`` puts the same tasks on a Celery app of your own.
 """
 
 from batchline.errors import JobNotFoundError
@@ -15,6 +16,7 @@ from batchline.workers.callbackspec import (
     task,
     webhook,
 )
+from batchline.workers.installing import install
 from batchline.workers.jobs import (
     OUTCOME_STATES,
     RESULTS_READY_STATES,
@@ -37,6 +39,7 @@ __all__ = [
     "estimate_job_cost",
     "function",
     "get_job",
+    "install",
     "list_jobs",
     "on_batch_complete",
     "task",

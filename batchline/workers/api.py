@@ -372,7 +372,7 @@ class JobHandle(Generic[T]):
     def cancel(self) -> None:
         """Ask the workers to cancel the job; requests that already ran keep their results."""
         self._rt.store.request_cancel(self.id)
-        self._rt.send(CANCEL_JOB, self.id)
+        self._rt.send(CANCEL_JOB, self.job())
 
     def delete(self) -> int:
         """Remove the job and its results from Redis (provider batches are left alone)."""

@@ -1,5 +1,7 @@
 """The Celery app with batchline's tasks: ``celery -A batchline.workers.app worker``.
 
+A user's own app gets the same tasks from ``batchline.workers.install`` instead.
+
 The app and its configuration are built in ``batchline.workers.appbase`` (see there for why
 each setting is there); this module registers the tasks on it and sits at the top of the
 package, since the tasks reach every layer of the workers.
@@ -13,16 +15,18 @@ from celery.signals import worker_init
 
 from batchline.batching.providers import provider_classes
 from batchline.workers.appbase import BatchlineCelery, celery_config, default_app, new_app
+from batchline.workers.installing import install
 from batchline.workers.settings import WorkerSettings, get_worker_settings
-from batchline.workers.tasks import register_tasks
 
 __all__ = ["BatchlineCelery", "app", "celery_config", "create_app"]
 
 
 def create_app(settings: WorkerSettings | None = None) -> BatchlineCelery:
-    """A Celery app for ``settings`` with batchline's tasks registered on it."""
-    app = new_app(settings or get_worker_settings())
-    register_tasks(app)
+    """A Celery app of batchline's own for ``settings``, with its tasks installed on it the
+    way ``install`` puts them on a user's app (the worker's ``-Q`` picks the queue)."""
+    settings = settings or get_worker_settings()
+    app = new_app(settings)
+    install(app, settings, consume=False)
     return app
 
 
@@ -36,4 +40,4 @@ def import_provider_sdks(**_: Any) -> None:
 
 #: The app ``celery -A batchline.workers.app`` and ``enqueue_batch`` use, from the environment.
 app = default_app()
-register_tasks(app)
+install(app, app.runtime.settings, consume=False)

@@ -63,7 +63,6 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
     if settings.broker_key_prefix:
         transport["global_keyprefix"] = settings.broker_key_prefix
         backend["global_keyprefix"] = settings.broker_key_prefix
-    poll_every = settings.poll_interval
     return {
         "broker_url": settings.redis_url,
         "broker_transport": BROKER_TRANSPORT,
@@ -91,20 +90,26 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "task_queues": [Queue(name) for name in consumed_queues(settings.queue)],
         "worker_concurrency": settings.worker_concurrency,
         "worker_pool": "threads",
-        "beat_schedule": {
-            f"batchline-poll-{provider}": {
-                "task": POLL_PROVIDER,
-                "schedule": poll_every,
-                "args": (provider,),
-                # A tick that waited longer than one interval in the queue is stale: drop it.
-                "options": {
-                    "queue": queue_of(POLL_PROVIDER, settings.queue),
-                    "expires": max(poll_every, 1.0),
-                },
-            }
-            for provider in PROVIDERS
-        },
+        "beat_schedule": beat_schedule(settings),
         "timezone": "UTC",
+    }
+
+
+def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
+    """batchline's beat entries: one poll tick per provider every ``poll_interval``."""
+    poll_every = settings.poll_interval
+    return {
+        f"batchline-poll-{provider}": {
+            "task": POLL_PROVIDER,
+            "schedule": poll_every,
+            "args": (provider,),
+            # A tick that waited longer than one interval in the queue is stale: drop it.
+            "options": {
+                "queue": queue_of(POLL_PROVIDER, settings.queue),
+                "expires": max(poll_every, 1.0),
+            },
+        }
+        for provider in PROVIDERS
     }
 
 

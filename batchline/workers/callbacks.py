@@ -122,7 +122,7 @@ def dispatch(rt: Runtime, job: Job) -> None:
     finished = rt.callbacks.finished(job.id)
     for index in range(len(job.callbacks)):
         if index not in finished:
-            rt.send(RUN_CALLBACK, job.id, index)
+            rt.send(RUN_CALLBACK, job, index)
     if len(finished) >= len(job.callbacks):
         rt.store.transition(job, JobState.CALLBACKS_DONE)
 

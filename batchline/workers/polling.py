@@ -358,6 +358,6 @@ def maybe_finish(rt: Runtime, job_id: str, *, resend: bool = False) -> bool:
         moved = store.transition(job, outcome, **fields)
         job = store.load(job_id)
     if job.state in OUTCOME_STATES and (moved or resend):
-        rt.send(COMPLETE_JOB, job_id)
+        rt.send(COMPLETE_JOB, job)
         return True
     return False

@@ -56,4 +56,4 @@ def queue_job(
             rt.requests.adopt(pipe, job.id)
         rt.store.create(job, pipe)
     log_state_change(job, None)
-    rt.send(SUBMIT_JOB, job.id)
+    rt.send(SUBMIT_JOB, job)

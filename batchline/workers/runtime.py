@@ -96,12 +96,23 @@ class Runtime:
         self.limiter.acquire(provider, kind=CallKind.FINISH, calls=2)  # the get, the cancel
         self.provider(provider).cancel(batch_id)
 
-    def send(self, task_name: str, *args: Any, countdown: float | None = None) -> None:
-        """Send one of batchline's own tasks to its queue (``routing``), as a fresh message."""
+    def send(self, task_name: str, job: Job, *args: Any, countdown: float | None = None) -> None:
+        """Send one of batchline's job tasks to its queue (``routing``), as a fresh message.
+
+        The job id comes first; provider and model ride along as keyword arguments the task
+        ignores, so that an operator sees in Flower which job, provider and model a task is
+        about (never requests or credentials).
+        """
         if self.app is None:
             raise RuntimeError("this Runtime has no Celery app to send tasks with")
-        queue = queue_of(task_name, self.settings.queue)
-        self.app.send_task(task_name, args=list(args), queue=queue, countdown=countdown)
+        self.app.send_task(
+            task_name,
+            args=[job.id, *args],
+            kwargs={"provider": job.provider, "model": job.model},
+            queue=queue_of(task_name, self.settings.queue),
+            countdown=countdown,
+            serializer="json",  # whatever the app's default: an app batchline is installed in
+        )
 
     def backoff(self, attempt: int, base: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based): doubling, capped."""

@@ -326,7 +326,7 @@ def record_submitted(rt: Runtime, job: Job, shard: Shard, batch_id: str) -> None
             cancel_duplicate(rt, job, shard.index, batch_id, f"{recorded} is recorded")
             return
     if rt.store.load(job.id).cancel_requested:
-        rt.send(CANCEL_JOB, job.id)  # cancelled while we were submitting
+        rt.send(CANCEL_JOB, job)  # cancelled while we were submitting
 
 
 def shard_metadata(job: Job, shard: Shard) -> dict[str, str]:
@@ -380,7 +380,7 @@ def cancel_job(rt: Runtime, job_id: str) -> JobState:
         store.plan_shards(job, [(0, job.request_count)])
         for shard in store.load_shards(job):
             end_shard(rt, job, shard, BatchStatus.CANCELLED, "cancelled before submission")
-        rt.send(COMPLETE_JOB, job_id)
+        rt.send(COMPLETE_JOB, job)
         return JobState.CANCELLED
     if job.state in (JobState.SUBMITTING, JobState.SUBMITTED):
         for shard in store.load_shards(job):

@@ -1,10 +1,12 @@
-"""Flower watching a real worker: a job's tasks appear by name with the job id, and nothing
-secret, through Flower's API and in its web UI (headless Chromium); the worker logs one
-structured line per job state change."""
+"""Flower watching a real worker: a job's tasks appear by name with the job id, provider and
+model, and nothing secret, through Flower's API and in its web UI (headless Chromium); a failed
+job and a failed callback are FAILURE tasks there; idle poll ticks are not listed at all; the
+worker logs one structured line per job state change."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +14,9 @@ import httpx
 import pytest
 
 from batchline.demo import Contact, demo_messages, report_to_demo
-from batchline.workers import JobState, enqueue_batch
+from batchline.sandbox import BatchOutcome, Faults
+from batchline.workers import JobState, enqueue_batch, webhook
+from tests.conftest import TEST_COMPLETION_DELAY
 from tests.ops.chromium import ensure_chromium
 from tests.ops.conftest import Stack
 from tests.ops.processes import REPO, wait_until
@@ -47,6 +51,28 @@ def job_id(stack: Stack) -> str:
     return handle.id
 
 
+@pytest.fixture(scope="module")
+def failed_job_id(stack: Stack, sandbox_server: Any) -> str:
+    """One job whose provider batch fails validation, with a callback that fails for good
+    (a webhook, and the workers have no webhook secret)."""
+    sandbox_server.faults = Faults(
+        completion_delay=TEST_COMPLETION_DELAY, batch_outcome=BatchOutcome.FAIL_VALIDATION
+    )
+    try:
+        handle = enqueue_batch(
+            "openai/gpt-4.1-mini",
+            Contact,
+            demo_messages(2),
+            callbacks=[webhook("http://127.0.0.1:9/never")],
+            app=stack.app,
+        )
+        assert handle.wait(timeout=60, callbacks=True) is JobState.CALLBACKS_DONE
+    finally:
+        sandbox_server.faults = Faults(completion_delay=TEST_COMPLETION_DELAY)
+    assert handle.job().outcome is JobState.FAILED
+    return handle.id
+
+
 def flower_tasks(stack: Stack) -> dict[str, dict[str, Any]]:
     response = httpx.get(f"{stack.flower_url}/api/tasks", auth=stack.flower_auth, timeout=10)
     response.raise_for_status()
@@ -71,6 +97,39 @@ def test_flower_lists_the_jobs_tasks_by_name_with_the_job_id(stack: Stack, job_i
     assert {task["state"] for task in tasks.values()} == {"SUCCESS"}
     # The job id is the whole first argument: Flower's search and the UI show it as is.
     assert all(json.loads(task["args"].replace("'", '"'))[0] == job_id for task in tasks.values())
+    # Provider and model ride along as keywords, so an operator sees what each task is about.
+    for task in tasks.values():
+        shown = json.loads(task["kwargs"].replace("'", '"'))
+        assert shown == {"provider": "openai", "model": "openai/gpt-4.1-mini"}
+
+
+def test_a_failed_job_and_a_failed_callback_are_failure_tasks(
+    stack: Stack, failed_job_id: str
+) -> None:
+    def failures() -> dict[str, dict[str, Any]]:
+        tasks = tasks_of_job(stack, failed_job_id).values()
+        return {task["name"]: task for task in tasks if task["state"] == "FAILURE"}
+
+    wait_until(lambda: len(failures()) == 2, 20, "Flower to show the job's two failed tasks")
+    failed = failures()
+    # The provider failed the batch: the job's first task after the (silent) poll tick fails.
+    assert set(failed) == {"batchline.complete_job", "batchline.run_callback"}
+    assert "failed at the provider" in failed["batchline.complete_job"]["exception"]
+    assert "BATCHLINE_WEBHOOK_SECRET" in failed["batchline.run_callback"]["exception"]
+    submit = [t for t in tasks_of_job(stack, failed_job_id).values() if "submit" in t["name"]]
+    assert [t["state"] for t in submit] == ["SUCCESS"]  # submission itself went well
+
+
+def test_idle_poll_ticks_add_no_tasks_to_flower(stack: Stack, job_id: str) -> None:
+    wait_until(lambda: len(tasks_of_job(stack, job_id)) >= 3, 20, "Flower to list the tasks")
+    before = set(flower_tasks(stack))
+    ticks_before = stack.log("beat").count("batchline.poll_provider")
+    time.sleep(5)  # ten poll intervals of 0.5 s with nothing to poll
+    ticks = stack.log("beat").count("batchline.poll_provider") - ticks_before
+    assert ticks >= 3 * 5  # beat did send ticks (three providers, at least half of them)
+    after = flower_tasks(stack)
+    assert set(after) == before
+    assert not [t for t in after.values() if t["name"] == "batchline.poll_provider"]
 
 
 def test_flower_shows_no_secret_in_any_task(stack: Stack, job_id: str) -> None:
@@ -138,4 +197,31 @@ def test_flower_tasks_page_finds_the_jobs_tasks_by_job_id_in_a_browser(
     page.wait_for_load_state("networkidle")
     assert "/task/" in page.url
     assert job_id in page.inner_text("body")
+    assert "gpt-4.1-mini" in page.inner_text("body")
     assert "sk-" not in page.inner_text("body")
+
+
+def test_flower_shows_the_failed_job_as_failed_in_a_browser(
+    stack: Stack, failed_job_id: str, page: Any
+) -> None:
+    def failed_count() -> int:
+        return sum(t["state"] == "FAILURE" for t in tasks_of_job(stack, failed_job_id).values())
+
+    wait_until(lambda: failed_count() == 2, 20, "Flower to list the failed tasks")
+    page.goto(f"{stack.flower_url}/tasks", wait_until="networkidle")
+    # The Failed filter, narrowed to this job (the filter is a search term Flower's search
+    # combines with the job id).
+    page.click("button.task-state-filter[data-task-state=FAILURE]")
+    assert page.input_value("input[type=search]") == "state:FAILURE"
+    page.fill("input[type=search]", f"state:FAILURE {failed_job_id}")
+    rows = page.locator("#tasks-table tbody tr")
+    for name in ("batchline.complete_job", "batchline.run_callback"):
+        rows.filter(has_text=name).first.wait_for(timeout=15_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#tasks-table tbody tr')]"
+        ".every(r => r.querySelector('.badge.text-bg-danger')?.innerText === 'FAILURE')"
+    )
+    assert "batchline.submit_job" not in page.inner_text("#tasks-table tbody")
+    # The workers page counts them: Failed is no longer 0.
+    page.goto(f"{stack.flower_url}/workers", wait_until="networkidle")
+    page.wait_for_function("() => Number(document.getElementById('workers-failed').innerText) >= 2")

@@ -1,0 +1,1 @@
+"""Contacts extracted from free text by an LLM batch job."""
