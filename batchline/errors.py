@@ -21,6 +21,11 @@ class ConfigurationError(BatchlineError):
     """A setting is missing or wrong, e.g. a credential whose env var is unset."""
 
 
+class VolatileRedisError(ConfigurationError):
+    """Workers or beat were started on a Redis that keeps nothing on disk (no AOF, no RDB
+    snapshots) without ``BATCHLINE_ALLOW_VOLATILE_REDIS``: a restart would lose every job."""
+
+
 class InvalidRequestError(BatchlineError, ValueError):
     """The caller asked for something that can never work: bad model string, empty list, ..."""
 

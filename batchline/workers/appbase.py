@@ -20,7 +20,7 @@ from celery import Celery
 from batchline.batching.providers import PROVIDERS
 from batchline.workers.runtime import Runtime
 from batchline.workers.settings import WorkerSettings, get_worker_settings
-from batchline.workers.tasknames import POLL_PROVIDER
+from batchline.workers.tasknames import POLL_PROVIDER, SWEEP_JOBS
 
 
 class BatchlineCelery(Celery):  # type: ignore[misc]
@@ -41,6 +41,21 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         transport["global_keyprefix"] = settings.broker_key_prefix
         backend["global_keyprefix"] = settings.broker_key_prefix
     poll_every = settings.poll_interval
+    schedule: dict[str, Any] = {
+        f"batchline-poll-{provider}": {
+            "task": POLL_PROVIDER,
+            "schedule": poll_every,
+            "args": (provider,),
+            # A tick that waited longer than one interval in the queue is stale: drop it.
+            "options": {"queue": settings.queue, "expires": max(poll_every, 1.0)},
+        }
+        for provider in PROVIDERS
+    }
+    schedule["batchline-sweep"] = {
+        "task": SWEEP_JOBS,
+        "schedule": settings.sweep_interval,
+        "options": {"queue": settings.queue, "expires": max(settings.sweep_interval, 1.0)},
+    }
     return {
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
@@ -65,16 +80,7 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "task_routes": {"batchline.*": {"queue": settings.queue}},
         "worker_concurrency": settings.worker_concurrency,
         "worker_pool": "threads",
-        "beat_schedule": {
-            f"batchline-poll-{provider}": {
-                "task": POLL_PROVIDER,
-                "schedule": poll_every,
-                "args": (provider,),
-                # A tick that waited longer than one interval in the queue is stale: drop it.
-                "options": {"queue": settings.queue, "expires": max(poll_every, 1.0)},
-            }
-            for provider in PROVIDERS
-        },
+        "beat_schedule": schedule,
         "timezone": "UTC",
     }
 

@@ -276,6 +276,7 @@ def record_submitted(rt: Runtime, job: Job, shard: Shard, batch_id: str) -> None
         status=BatchStatus.VALIDATING,
     )
     if moved:
+        rt.store.record_owner(job.provider, batch_id, job.id, shard.index)
         polling.schedule(rt, job.provider, job.id, shard.index, delay=rt.settings.poll_interval)
     else:
         recorded = rt.store.load_shard(job.id, shard.index).batch_id

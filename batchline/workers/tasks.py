@@ -15,7 +15,7 @@ from batchline.errors import (
     JobNotFoundError,
     ProviderRetryableError,
 )
-from batchline.workers import callbacks, completion, polling, submission
+from batchline.workers import callbacks, completion, polling, submission, sweep
 from batchline.workers.callbacks import FireResult
 from batchline.workers.runtime import Runtime
 from batchline.workers.tasknames import (
@@ -24,6 +24,7 @@ from batchline.workers.tasknames import (
     POLL_PROVIDER,
     RUN_CALLBACK,
     SUBMIT_JOB,
+    SWEEP_JOBS,
 )
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "POLL_PROVIDER",
     "RUN_CALLBACK",
     "SUBMIT_JOB",
+    "SWEEP_JOBS",
     "register_tasks",
 ]
 
@@ -68,6 +70,11 @@ def register_tasks(app: Celery) -> None:
     def poll_provider(self: Task, provider: str) -> dict[str, Any]:
         """One beat tick: poll every due shard of ``provider``."""
         return polling.poll_provider(_runtime(self), provider).to_dict()
+
+    @app.task(bind=True, name=SWEEP_JOBS, shared=False)
+    def sweep_jobs(self: Task) -> dict[str, Any]:
+        """Re-send the next step of every job that has not moved for ``stall_after``."""
+        return sweep.sweep(_runtime(self)).to_dict()
 
     @app.task(bind=True, name=COMPLETE_JOB, max_retries=None, shared=False)
     def complete_job(self: Task, job_id: str) -> str:
