@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         None, validation_alias=_env("BATCHLINE_WEBHOOK_SECRET")
     )
+    #: A price table (JSON, the shape of ``batchline/data/prices.json``) whose entries extend or
+    #: replace the built-in list prices; ``"replace": true`` in it drops the built-in ones.
+    prices_file: str | None = Field(None, validation_alias=_env("BATCHLINE_PRICES_FILE"))
+    #: Refuse, before any upload, a job whose upper cost estimate at batch prices is over this
+    #: many dollars (``max_cost=`` on a call wins over it). Unset: no budget.
+    max_cost: float | None = Field(None, validation_alias=_env("BATCHLINE_MAX_COST"))
     flower_basic_auth: str | None = Field(None, validation_alias=_env("FLOWER_BASIC_AUTH"))
 
 

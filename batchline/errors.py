@@ -38,20 +38,27 @@ class LimitExceededError(InvalidRequestError):
     """A batch is over the provider's per-batch limit (requests or bytes); nothing was uploaded."""
 
 
+class NoPriceError(InvalidRequestError, LookupError):
+    """The price table has no entry for a model: a cost is never guessed, nor shown as zero."""
+
+
+class BudgetExceededError(InvalidRequestError):
+    """A job's upper cost estimate is over ``max_cost``; it was refused before any upload."""
+
+
 class ResponseModelError(InvalidRequestError, TypeError):
     """The response model is not a pydantic model, or cannot be imported by workers."""
 
 
 class SchemaRuleError(ResponseModelError):
-    """The response model's schema breaks a rule of the provider's structured outputs (see
-    ``docs/provider-rules.md``); raised before anything is uploaded, naming the field and rule.
+    """The model's schema breaks a provider rule (docs/provider-rules.md); raised before upload."""
 
-    ``violations`` holds every ``batchline.batching.schema_rules.Violation`` found.
-    """
+    #: Every ``batchline.batching.schema_rules.Violation`` found, naming the field and rule.
+    violations: tuple[Violation, ...]
 
     def __init__(self, message: str, violations: Sequence[Violation] = ()) -> None:
         super().__init__(message)
-        self.violations = list(violations)
+        self.violations = tuple(violations)
 
 
 class ProviderError(BatchlineError):

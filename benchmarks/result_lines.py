@@ -1,7 +1,7 @@
 """Result files in each provider's real shape, with a fixed share of error lines.
 
 The shapes follow what the providers actually write (the field sets seen in
-``shared/reference/real-batch-outputs``: ids, usage details, service tier, Vertex's echoed request
+``tests/fixtures/real-batch-outputs``: ids, usage details, service tier, Vertex's echoed request
 and ``processed_time``); the values are generated here from a seed, nothing is copied. Lines
 carry the fields a parser has to skip over, because skipping them is part of the real cost.
 """

@@ -13,7 +13,8 @@ from batchline.sandbox import FakeModel, Faults, Sandbox
 #: Tests keep the sandbox quick; the product default (about a second) is for humans.
 TEST_COMPLETION_DELAY = 0.3
 
-REAL_OUTPUTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "real-batch-outputs"
+#: Result lines the providers wrote; where each file came from is in its folder's README.md.
+REAL_OUTPUTS = Path(__file__).resolve().parent / "fixtures" / "real-batch-outputs"
 
 
 @pytest.fixture(scope="session")

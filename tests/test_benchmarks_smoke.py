@@ -3,13 +3,16 @@
 Figures are not checked here (a loaded CI machine proves nothing about speed); what is checked
 is that every measurement runs, verifies its own work, and ends up in the tables and the
 document. Measurements run in-process except one, which goes through the spawned child the
-real run uses.
+real run uses. The side-by-side runs against instructor happen in a venv of their own
+(``tests/instructor_venv.py``), so instructor's pins never reach the dev environment.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
+import json
+import os
+import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,12 +22,11 @@ import redis
 from celery.beat import EmbeddedService
 from celery.contrib.testing.worker import start_worker
 
-import benchmarks.__main__ as entry
 from benchmarks import build, parse, suite
-from benchmarks.isolation import Measurement, run_isolated
+from benchmarks.isolation import run_isolated
 from benchmarks.pipeline import run_pipeline
 from benchmarks.pipeline_figures import PipelinePlan
-from benchmarks.report import pipeline_cells, target_checks
+from benchmarks.report import pipeline_cells
 from benchmarks.result_lines import is_error_line, write_result_file
 from benchmarks.service import (
     REDIS_URL,
@@ -34,17 +36,10 @@ from benchmarks.service import (
     delete_prefix,
     wait_for_workers,
 )
+from tests.instructor_venv import REPO, instructor_python
 
-TINY_PLAN = suite.Plan(
-    build_sizes=(30,),
-    parse_sizes=(100,),
-    runs=1,
-    large_size=1_000_000,
-    large_build_runs=1,
-    large_parse_runs=1,
-    instructor_build_max=30,
-    instructor_parse_max=100,
-)
+#: The side-by-side child installs nothing; its tiny build and parse take seconds.
+CHILD_TIMEOUT = 300
 
 TINY_PIPELINE = PipelinePlan(
     providers=("openai",),
@@ -60,10 +55,6 @@ TINY_PIPELINE = PipelinePlan(
     enqueue_requests=200,
     enqueue_runs=1,
 )
-
-
-def in_process(target: Callable[..., Measurement], *args: Any) -> Measurement:
-    return target(*args)
 
 
 @contextmanager
@@ -126,16 +117,33 @@ def test_sandbox_calls_are_classified_by_provider_and_kind() -> None:
     assert classify("GET", jobs + "/123") == ("google", "get")
 
 
+@pytest.fixture(scope="module")
+def side_by_side(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    """The build and parse parts beside instructor, run in the instructor venv: the report they
+    write and which rows carry a ratio."""
+    out_dir = tmp_path_factory.mktemp("side-by-side")
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    done = subprocess.run(
+        [str(instructor_python()), "-m", "tests.side_by_side_child", str(out_dir)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = json.loads((out_dir / "rows.json").read_text())
+    return (out_dir / "performance.md").read_text(), rows
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("instructor")
 def test_build_and_parse_parts_fill_the_tables_and_the_document(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    side_by_side: tuple[str, dict[str, Any]],
 ) -> None:
-    monkeypatch.setattr(suite, "run_isolated", in_process)
-    monkeypatch.setattr(entry, "QUICK_PLAN", TINY_PLAN)
-    output = tmp_path / "performance.md"
+    document, _ = side_by_side
 
-    entry.main(["--quick", "--only", "build", "--only", "parse", "--output", str(output)])
-
-    document = output.read_text()
     for title in ("## Targets", "## Build", "## Parse", "## Machine", "## How this was measured"):
         assert title in document
     for provider in suite.PROVIDERS:
@@ -144,21 +152,19 @@ def test_build_and_parse_parts_fill_the_tables_and_the_document(
     assert "no Google batch support in instructor" in document
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("instructor")
 def test_side_by_side_rows_carry_a_ratio_only_where_instructor_ran(
-    monkeypatch: pytest.MonkeyPatch,
+    side_by_side: tuple[str, dict[str, Any]],
 ) -> None:
-    monkeypatch.setattr(suite, "run_isolated", in_process)
-    plan = dataclasses.replace(TINY_PLAN, providers=("openai", "google"))
+    _, rows = side_by_side
 
-    rows = suite.run_build(plan, lambda line: None) + suite.run_parse(plan, lambda line: None)
-
-    compared = {(r.part, r.provider, r.mode) for r in rows if r.ratio is not None}
-    assert compared == {
-        ("build", "openai", "file"),
-        ("build", "openai", "memory"),
-        ("parse", "openai", "memory"),
-    }
-    verdicts = {check.target: check.met for check in target_checks(rows, None)}
+    assert rows["compared"] == [
+        ["build", "openai", "file"],
+        ["build", "openai", "memory"],
+        ["parse", "openai", "memory"],
+    ]
+    verdicts = rows["verdicts"]
     assert all(met is None for target, met in verdicts.items() if "1,000,000" in target)
 
 

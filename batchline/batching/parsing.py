@@ -86,6 +86,7 @@ def resolve(outcome: LineOutcome, response_model: type[T]) -> BatchSuccess[T] | 
             error_message=outcome.error_message,
             raw_data=outcome.raw,
             provider_code=outcome.provider_code,
+            usage=outcome.usage,
         )
     try:
         if outcome.text is not None:
@@ -106,12 +107,14 @@ def _validation_error(outcome: LineOutcome, exc: ValidationError) -> BatchError:
             error_type=ErrorType.INVALID_JSON,
             error_message=f"the model's answer is not valid JSON: {excerpt!r}",
             raw_data=outcome.raw,
+            usage=outcome.usage,
         )
     return BatchError(
         custom_id=outcome.custom_id,
         error_type=ErrorType.VALIDATION_ERROR,
         error_message=str(exc),
         raw_data=outcome.raw,
+        usage=outcome.usage,
     )
 
 

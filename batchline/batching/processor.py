@@ -12,11 +12,14 @@ from typing import IO, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from batchline.batching.estimate import CostEstimate, estimate_lines, estimate_source
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.parsing import ResultsSource, account, iter_parse, iter_source_lines
 from batchline.batching.providers import BatchInfo, Provider, RequestOptions, provider_class
 from batchline.batching.providers.base import Message
 from batchline.batching.requests import (
     RequestSource,
+    check_messages,
     default_custom_ids,
     measure,
     open_source,
@@ -35,6 +38,7 @@ from batchline.batching.status import RESULT_BEARING_STATUSES, BatchStatus
 from batchline.config import Settings, get_settings
 from batchline.errors import InvalidRequestError, LimitExceededError, ResultsNotReadyError
 from batchline.files import atomic_file
+from batchline.pricing import PricesLike, price_table
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -82,8 +86,8 @@ class BatchProcessor(Generic[T]):
         self,
         messages_list: Iterable[Sequence[Message]],
         file_path: str | os.PathLike[str] | None = None,
-        max_tokens: int | None = 1000,
-        temperature: float | None = 0.1,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        temperature: float | None = DEFAULT_TEMPERATURE,
         *,
         custom_ids: Iterable[str] | None = None,
         **extra: Any,
@@ -95,7 +99,7 @@ class BatchProcessor(Generic[T]):
         Extra keyword arguments go into every request body (``top_p=0.9``, ...).
         """
         options = RequestOptions(
-            max_tokens=max_tokens if max_tokens is not None else 1000,
+            max_tokens=max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS,
             temperature=temperature,
             extra=extra,
         )
@@ -158,12 +162,51 @@ class BatchProcessor(Generic[T]):
             )
         return stats.requests
 
+    def estimate_cost(
+        self,
+        requests: RequestSource | Iterable[Sequence[Message]],
+        max_tokens: int | None = 1000,
+        temperature: float | None = 0.1,
+        *,
+        prices: PricesLike = None,
+        **extra: Any,
+    ) -> CostEstimate:
+        """Estimate, offline, what ``requests`` will cost: a request file (or buffer), or the
+        conversations ``create_batch_from_messages`` would take with the same options.
+
+        Raises ``NoPriceError`` when the price table has no entry for this model.
+        """
+        table = price_table(prices, self.settings)
+        if isinstance(requests, str | os.PathLike | io.IOBase):
+            return estimate_source(requests, self.model, table)
+        options = RequestOptions(
+            max_tokens=max_tokens if max_tokens is not None else 1000,
+            temperature=temperature,
+            extra=extra,
+        )
+        encode = self.provider.line_encoder(self.response_model, options)
+        ids = default_custom_ids()
+        lines = (
+            encode(next(ids), check_messages(messages, index))
+            for index, messages in enumerate(requests)
+        )
+        return estimate_lines(lines, self.model, table)
+
     def submit_batch(
         self,
         file_path_or_buffer: RequestSource,
         metadata: dict[str, str] | None = None,
+        *,
+        max_cost: float | None = None,
     ) -> str:
-        """Upload the requests and start one provider batch; return the provider's batch id."""
+        """Upload the requests and start one provider batch; return the provider's batch id.
+
+        With ``max_cost`` (or the ``BATCHLINE_MAX_COST`` setting) a batch whose upper cost
+        estimate is over it raises ``BudgetExceededError`` before anything is uploaded.
+        """
+        budget = max_cost if max_cost is not None else self.settings.max_cost
+        if budget is not None:
+            self.estimate_cost(file_path_or_buffer).check_budget(budget)
         self.check_limits(file_path_or_buffer)
         self.provider.check_credentials()
         with open_source(file_path_or_buffer) as handle:

@@ -71,6 +71,9 @@ class BatchError:
     raw_data: Any = field(default=None, compare=False)
     #: The provider's own error code, when the provider gave one.
     provider_code: str | None = None
+    #: Token counts the provider reported (and bills) for this request: a truncated, refused
+    #: or invalid answer was still generated. ``None`` for a request that never ran.
+    usage: dict[str, int] | None = field(default=None, compare=False)
     success: Literal[False] = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +84,7 @@ class BatchError:
             "error_message": self.error_message,
             "provider_code": self.provider_code,
             "raw_data": self.raw_data,
+            "usage": self.usage,
         }
 
 
@@ -137,6 +141,7 @@ def result_from_dict(data: dict[str, Any], response_model: type[T]) -> BatchSucc
         error_message=data.get("error_message", ""),
         raw_data=data.get("raw_data"),
         provider_code=data.get("provider_code"),
+        usage=data.get("usage"),
     )
 
 

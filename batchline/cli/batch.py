@@ -40,34 +40,19 @@ ResponseModelOpt = Annotated[
     ),
 ]
 
-#: Placeholder model names used when only the provider matters (status, results, cancel).
-_DEFAULT_MODELS = {
-    "openai": "openai/gpt-4.1-mini",
-    "anthropic": "anthropic/claude-3-5-sonnet-20241022",
-    "google": "google/gemini-2.5-flash",
-}
-
-
-def provider_for_batch_id(batch_id: str) -> str:
-    """Each provider's batch ids look different, so the guide's ``results`` needs no --model."""
-    if batch_id.startswith("msgbatch_"):
-        return "anthropic"
-    if batch_id.startswith("batch_"):
-        return "openai"
-    if "batchPredictionJobs/" in batch_id:
-        return "google"
-    raise InvalidRequestError(
-        f"cannot tell the provider of batch id {batch_id!r}; pass --model provider/model-name"
-    )
-
 
 def _processor(model: str | None, batch_id: str | None, response_model: str | None) -> Any:
+    """The processor for ``--model``; without it, for the provider whose batch ids look like
+    ``batch_id`` (each provider's differ, so the guide's ``results`` needs no --model) and that
+    provider's example model, since reading a batch depends on no model."""
     from batchline.batching import BatchProcessor
+    from batchline.batching.providers import provider_for_batch_id
 
     if model is None:
         if batch_id is None:
             raise InvalidRequestError("--model is required (provider/model-name)")
-        model = _DEFAULT_MODELS[provider_for_batch_id(batch_id)]
+        provider = provider_for_batch_id(batch_id)
+        model = f"{provider.name}/{provider.example_model}"
     return BatchProcessor(model, load_model(response_model))
 
 
@@ -105,11 +90,28 @@ def create_from_file(
     metadata: Annotated[
         list[str] | None, typer.Option("--metadata", help="key=value, repeatable")
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="Refuse the file if it may cost more (dollars)"),
+    ] = None,
 ) -> None:
     """Submit an existing request file as one provider batch."""
     pairs = dict(item.split("=", 1) for item in metadata or [] if "=" in item)
-    batch_id = _processor(model, None, None).submit_batch(str(file_path), metadata=pairs or None)
+    processor = _processor(model, None, None)
+    batch_id = processor.submit_batch(str(file_path), metadata=pairs or None, max_cost=max_cost)
     console.print(f"Batch submitted: [bold]{batch_id}[/]")
+
+
+@app.command("estimate")
+@user_errors
+def estimate(
+    file_path: Annotated[Path, typer.Option("--file-path", help="JSONL request file")],
+    model: ModelOpt = None,
+) -> None:
+    """What a request file would cost, estimated offline: nothing is uploaded."""
+    from batchline.cli.costs import estimate_table
+
+    console.print(estimate_table(_processor(model, None, None).estimate_cost(file_path)))
 
 
 @app.command("status")

@@ -15,9 +15,11 @@ import typer
 from rich.table import Table
 
 from batchline.cli.common import ErrorTypesOpt, console, outcome_of, print_outcomes, user_errors
+from batchline.cli.costs import bill_cell, bill_line
 
 if TYPE_CHECKING:
     from batchline.workers.app import BatchlineCelery
+    from batchline.workers.jobs import Job
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -60,15 +62,21 @@ def list_jobs(
 ) -> None:
     """Recent jobs, newest first."""
     from batchline.workers.api import list_jobs as recent_jobs
+    from batchline.workers.budget import summary_cost
 
-    jobs = recent_jobs(limit=limit, app=_celery_app())
+    celery_app = _celery_app()
+    jobs = recent_jobs(limit=limit, app=celery_app)
+
+    def job_cost(job: Job) -> dict[str, Any] | None:
+        return summary_cost(celery_app.runtime, job)
+
     table = Table(title=f"{len(jobs)} job(s)")
     # Ids and states are what people copy and grep for: never wrap or cut them.
     table.add_column("id", no_wrap=True, min_width=16)
     table.add_column("state", no_wrap=True, min_width=14)
-    for column in ("model", "requests", "ok", "failed", "shards", "created"):
+    for column in ("model", "requests", "ok", "failed", "shards", "cost", "created"):
         table.add_column(
-            column, justify="right" if column in ("requests", "ok", "failed") else "left"
+            column, justify="right" if column in ("requests", "ok", "failed", "cost") else "left"
         )
     for job in jobs:
         table.add_row(
@@ -79,6 +87,7 @@ def list_jobs(
             str(job.counts.get("succeeded", "")),
             str(job.counts.get("failed", "")),
             str(job.shard_count),
+            bill_cell(job_cost(job)),
             _when(job.created_at),
         )
     console.print(table)
@@ -100,6 +109,8 @@ def show(job_id: JobIdArg) -> None:
         record.add_row(f"  {name}", f"{value:,}")
     for name in ("created_at", "submitted_at", "finished_at", "updated_at"):
         record.add_row(name, _when(getattr(summary, name)))
+    if summary.cost:
+        record.add_row("cost", bill_line(summary.cost))
     if summary.metadata:
         record.add_row("metadata", orjson.dumps(summary.metadata).decode())
     if summary.last_error:

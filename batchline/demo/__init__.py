@@ -13,7 +13,6 @@ with a real deployment without either seeing the other's jobs.
 
 from batchline.demo.pricing import Price, PriceTable, TokenCount
 from batchline.demo.run import (
-    DEMO_MODELS,
     Contact,
     DemoEvents,
     DemoOptions,
@@ -21,12 +20,12 @@ from batchline.demo.run import (
     JobProgress,
     JobReport,
     demo_messages,
+    demo_models,
     report_to_demo,
     run_demo,
 )
 
 __all__ = [
-    "DEMO_MODELS",
     "Contact",
     "DemoEvents",
     "DemoOptions",
@@ -37,6 +36,7 @@ __all__ = [
     "PriceTable",
     "TokenCount",
     "demo_messages",
+    "demo_models",
     "report_to_demo",
     "run_demo",
 ]

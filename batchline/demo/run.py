@@ -32,8 +32,6 @@ from batchline.workers.callbacks import on_batch_complete
 if TYPE_CHECKING:
     from batchline.workers.api import JobHandle
 
-#: One model per provider; the sandbox answers for any name, so these are the price table's.
-DEMO_MODELS = ("openai/gpt-4.1-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash")
 #: Seconds between beat's polls of the providers during the demo (the product default is 30).
 DEMO_POLL_INTERVAL = "1"
 #: Seconds the children get to stop after SIGTERM before they are killed. Against real
@@ -98,14 +96,15 @@ def report_to_demo(job: JobHandle[Any]) -> None:
     runtime.redis.expire(key, 3600)
 
 
-# -- credentials --------------------------------------------------------------------------------
+# -- models and credentials ---------------------------------------------------------------------
 
-#: Settings a provider needs before the demo may spend money on it: (attribute, env var).
-REQUIRED_SETTINGS: Mapping[str, Sequence[tuple[str, str]]] = {
-    "openai": (("openai_api_key", "OPENAI_API_KEY"),),
-    "anthropic": (("anthropic_api_key", "ANTHROPIC_API_KEY"),),
-    "google": (("google_cloud_project", "GOOGLE_CLOUD_PROJECT"), ("gcs_bucket", "GCS_BUCKET")),
-}
+
+def demo_models() -> tuple[str, ...]:
+    """One model per provider, each provider's ``example_model``; the sandbox answers for any
+    name, so these are chosen to be in the price table."""
+    from batchline.batching.providers import example_models
+
+    return tuple(example_models())
 
 
 def check_models(models: Sequence[str], settings: Settings, *, sandbox: bool) -> None:
@@ -116,16 +115,11 @@ def check_models(models: Sequence[str], settings: Settings, *, sandbox: bool) ->
         ConfigurationError: a live run lacks a provider's credential; names the variable.
     """
     from batchline.batching.processor import split_model
-    from batchline.errors import UnknownProviderError
+    from batchline.batching.providers import provider_class
 
     for model in models:
         provider, _ = split_model(model)
-        if provider not in REQUIRED_SETTINGS:
-            raise UnknownProviderError(
-                f"unknown provider {provider!r} in {model!r}: use "
-                + ", ".join(f"{name}/..." for name in REQUIRED_SETTINGS)
-            )
-        missing = [env for attr, env in REQUIRED_SETTINGS[provider] if not getattr(settings, attr)]
+        missing = provider_class(provider).missing_settings(settings)
         if missing and not sandbox:
             raise ConfigurationError(
                 f"{model} runs against the real provider and needs {' and '.join(missing)}; "
@@ -154,7 +148,7 @@ class DemoOptions:
 
     @property
     def job_models(self) -> tuple[str, ...]:
-        return self.models or DEMO_MODELS
+        return self.models or demo_models()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +178,11 @@ class JobReport:
 
     @property
     def live_cost(self) -> float | None:
-        return None if self.price is None else self.price.live.cost(self.tokens)
+        return None if self.price is None else self.tokens.cost(self.price.live)
 
     @property
     def batch_cost(self) -> float | None:
-        return None if self.price is None else self.price.batch.cost(self.tokens)
+        return None if self.price is None else self.tokens.cost(self.price.batch)
 
 
 @dataclass(slots=True)
@@ -434,9 +428,10 @@ def _job_report(handle: JobHandle[Contact], model: str) -> JobReport:
     tokens = TokenCount()
     if JobState(summary.state) in RESULTS_READY_STATES:
         for result in handle.iter_results():
+            # Errors that carry usage were billed too (a truncated answer was generated).
+            tokens.add(result.usage, summary.provider)
             if result.success:
                 succeeded += 1
-                tokens += TokenCount.from_usage(result.usage)
             else:
                 failed += 1
     return JobReport(

@@ -87,6 +87,27 @@ def prompt_tokens(
     return FakeModel.count_tokens("".join(texts)) + per_message * messages + per_message
 
 
+#: The shortest prompt the sandbox's stand-in cache takes (OpenAI's and Gemini 2.5 Flash's
+#: minimum; Anthropic's is 1,024 to 4,096 tokens by model, simplified here).
+CACHE_MIN_TOKENS = 1024
+#: Cached prefixes are counted in whole blocks of this many tokens (OpenAI's increment).
+CACHE_BLOCK_TOKENS = 128
+
+
+def cached_tokens(prefix_texts: list[str], prompt: int) -> int:
+    """The sandbox's prompt cache: how many of a prompt's ``prompt`` tokens were cache hits.
+
+    Every request is answered as if an earlier one with the same leading text (its system
+    prompt, or on Anthropic the blocks up to the last ``cache_control``) had warmed the cache,
+    so the count depends on the request alone and is the same every run: that prefix, in
+    whole 128-token blocks, once the prompt reaches 1,024 tokens. Shorter prompts never hit.
+    """
+    if prompt < CACHE_MIN_TOKENS or not prefix_texts:
+        return 0
+    prefix = FakeModel.count_tokens("".join(prefix_texts))
+    return min(prompt, prefix // CACHE_BLOCK_TOKENS * CACHE_BLOCK_TOKENS)
+
+
 # -- answers generated from a schema -------------------------------------------------------------
 
 _WORDS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy")

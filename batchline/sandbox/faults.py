@@ -46,6 +46,8 @@ class Faults:
     schema_violation_rate: float = 0.0
     truncated_rate: float = 0.0
     refusal_rate: float = 0.0
+    #: Calls refused as if the credential were revoked (401, in the provider's words).
+    http_401_rate: float = 0.0
     http_429_rate: float = 0.0
     http_500_rate: float = 0.0
     http_503_rate: float = 0.0
@@ -93,6 +95,7 @@ class Faults:
         with self._lock:
             point = self._rng.random()
         for status, rate in (
+            (401, self.http_401_rate),
             (429, self.http_429_rate),
             (500, self.http_500_rate),
             (503, self.http_503_rate),

@@ -6,6 +6,7 @@ one beat (``batchline beat``) do the rest. The Celery app itself is ``batchline.
 
 from batchline.errors import JobNotFoundError
 from batchline.workers.api import JobHandle, JobSummary, enqueue_batch, get_job, list_jobs
+from batchline.workers.budget import estimate_job_cost
 from batchline.workers.callbacks import verify_signature
 from batchline.workers.callbackspec import (
     CallbackSpec,
@@ -33,6 +34,7 @@ __all__ = [
     "JobSummary",
     "WorkerSettings",
     "enqueue_batch",
+    "estimate_job_cost",
     "function",
     "get_job",
     "list_jobs",

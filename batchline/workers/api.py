@@ -19,9 +19,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from batchline.batching.cost import Bill
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, RequestOptions
 from batchline.batching.processor import split_model
 from batchline.batching.providers import PROVIDERS
-from batchline.batching.providers.base import Message
+from batchline.batching.providers.base import (
+    Message,
+)
 from batchline.batching.results import (
     RETRYABLE_ERRORS,
     BatchError,
@@ -37,8 +41,10 @@ from batchline.errors import (
     UnknownProviderError,
 )
 from batchline.modelref import import_model, model_path
+from batchline.pricing import PricesLike
 from batchline.workers import codec
 from batchline.workers.appbase import default_app
+from batchline.workers.budget import estimate_job_cost, job_bill, summary_cost
 from batchline.workers.callbackspec import CallbackSpec, CallbackStatus, as_spec
 from batchline.workers.jobs import RESULTS_READY_STATES, TERMINAL_STATES, Job, JobState, Shard
 from batchline.workers.queueing import new_job_id, queue_job
@@ -66,14 +72,15 @@ def enqueue_batch(
     response_model: type[T],
     messages: Iterable[Sequence[Message]],
     *,
-    max_tokens: int = 1000,
-    temperature: float | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    temperature: float | None = DEFAULT_TEMPERATURE,
     metadata: dict[str, str] | None = None,
     callbacks: Iterable[CallbackLike] = (),
     results_path: str | Path | None = None,
     requests_path: str | Path | None = None,
     provider_options: dict[str, Any] | None = None,
     app: Celery | None = None,
+    max_cost: float | None = None,
 ) -> JobHandle[T]:
     """Queue one job: its requests go to Redis (or ``requests_path``), a task id to the broker.
 
@@ -81,6 +88,9 @@ def enqueue_batch(
     URLs (``"https://..."`` or ``webhook(url)``), or Celery task names (``task(name)``).
     ``results_path`` asks workers to also write the results there as JSONL; ``requests_path``
     keeps the requests in a file instead of Redis. Both must be on storage the workers share.
+    ``max_cost`` (or the ``BATCHLINE_MAX_COST`` setting) refuses, before anything is queued,
+    a job whose upper cost estimate is over it (``BudgetExceededError``); the messages are
+    then read into a list first, to be estimated and queued.
     """
     provider, _ = split_model(model)
     if provider not in PROVIDERS:
@@ -89,8 +99,9 @@ def enqueue_batch(
         )
     response_path = model_path(response_model)
     _check_schema(response_model)
-    if max_tokens < 1:
-        raise InvalidRequestError(f"max_tokens must be at least 1, got {max_tokens}")
+    RequestOptions(
+        max_tokens=max_tokens, temperature=temperature
+    )  # checks them, as the library does
     job = Job(
         id=new_job_id(),
         model=model,
@@ -106,6 +117,18 @@ def enqueue_batch(
         results_path=str(Path(results_path).resolve()) if results_path else "",
     )
     celery_app = app or default_app()
+    budget = max_cost if max_cost is not None else _runtime(celery_app).settings.max_cost
+    if budget is not None:
+        messages = list(messages)
+        estimate_job_cost(
+            model,
+            response_model,
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            provider_options=provider_options,
+            settings=_runtime(celery_app).settings,
+        ).check_budget(budget)
     queue_job(_runtime(celery_app), job, messages)
     return JobHandle(job.id, celery_app)
 
@@ -158,6 +181,8 @@ class JobSummary:
     finished_at: str | None
     updated_at: str | None
     results_path: str = ""
+    #: The bill from usage (``Bill.to_dict``) once the results are stored, else ``None``.
+    cost: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, job: Job, shards: list[Shard], callbacks: list[CallbackStatus]) -> JobSummary:
@@ -208,7 +233,9 @@ class JobHandle(Generic[T]):
     def summary(self) -> JobSummary:
         rt = self._rt
         job = rt.store.load(self.id)
-        return JobSummary.of(job, rt.store.load_shards(job), rt.callbacks.states(job.id))
+        summary = JobSummary.of(job, rt.store.load_shards(job), rt.callbacks.states(job.id))
+        summary.cost = summary_cost(rt, job)
+        return summary
 
     def wait(
         self, timeout: float | None = None, *, callbacks: bool = False, interval: float = 0.05
@@ -226,6 +253,18 @@ class JobHandle(Generic[T]):
                 raise TimeoutError(f"job {self.id} is still {state.value} after {timeout} s")
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
+
+    def cost(self, prices: PricesLike = None) -> Bill:
+        """What the job cost: the tokens the provider reported for its results, priced at
+        batch and live list prices. Raises ``ResultsNotReadyError`` before its results are
+        stored, ``NoPriceError`` when its model has no price."""
+        job = self.job()
+        bill = job_bill(self._rt, job, prices)
+        if bill is None:
+            raise ResultsNotReadyError(
+                f"job {self.id} is {job.state.value}: its cost is known once results are stored"
+            )
+        return bill
 
     def results(self) -> list[BatchSuccess[T] | BatchError]:
         """Every request's typed result, in request order."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery.signals import beat_init, worker_init
 
-from batchline.batching.providers import PROVIDERS, provider_class
+from batchline.batching.providers import provider_classes
 from batchline.errors import VolatileRedisError
 from batchline.workers.appbase import BatchlineCelery, celery_config, default_app, new_app
 from batchline.workers.persistence import check_persistence
@@ -33,8 +33,7 @@ def import_provider_sdks(**_: Any) -> None:
     """Import every provider's SDK while the worker starts, not inside its first task: the
     imports take seconds, which would otherwise delay the first job of a fresh worker (and
     ``enqueue_batch`` callers, which never start a worker, do not pay for them)."""
-    for name in PROVIDERS:
-        provider_class(name)
+    provider_classes()
 
 
 @worker_init.connect

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.status import BatchStatus
 from batchline.workers.callbackspec import CallbackSpec
 
@@ -117,8 +118,8 @@ class Job:
     response_model: str
     request_count: int
     state: JobState = JobState.QUEUED
-    max_tokens: int = 1000
-    temperature: float | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float | None = DEFAULT_TEMPERATURE
     metadata: dict[str, str] = field(default_factory=dict)
     provider_options: dict[str, Any] = field(default_factory=dict)
     callbacks: list[CallbackSpec] = field(default_factory=list)

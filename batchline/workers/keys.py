@@ -90,3 +90,7 @@ class Keys:
     def callbacks_finished(self, job_id: str) -> str:
         """Set of callback indexes that ended (done or given up); all in = callbacks_done."""
         return f"{self.prefix}:job:{job_id}:callbacks_finished"
+
+    def usage(self, job_id: str) -> str:
+        """String: the job's token totals as JSON, summed once from its stored results."""
+        return f"{self.prefix}:job:{job_id}:usage"

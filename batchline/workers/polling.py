@@ -127,7 +127,7 @@ def _poll(
             rt.polls.drop(provider_name, item)
     if not watched:
         return
-    provider = rt.provider(provider_name, watched[0][0].model.partition("/")[2])
+    provider = rt.provider(provider_name)
     infos, failures = _fetch(rt, provider, [shard.batch_id for _, shard in watched], report)
     # Shards still running (nearly all, each tick) are written back in one round trip, due
     # again one interval after the claim, not after now: polling took time, and the next tick

@@ -1,8 +1,9 @@
-"""Finding the provider batch an interrupted submit left behind, by the job id it carries.
+"""Finding the provider batch an interrupted submit left behind, by the mark it carries.
 
-OpenAI keeps batchline's job id and shard in the batch's metadata, Vertex in its labels and
-display name; Anthropic keeps no batch metadata, so its batches are recognised by the prefix
-their requests' custom ids share (``{job_id}-{shard}-``). See README "Anthropic: what
+Every shard's batch is marked twice: batchline's job id and shard in the batch metadata, and a
+prefix every custom id shares (``{job_id}-{shard}-``). Each provider reads whichever evidence
+it keeps (``Provider.find_marked``): OpenAI its metadata, Vertex its labels and display name,
+Anthropic, which keeps no batch metadata, the custom ids. See README "Anthropic: what
 reconciliation can and cannot do".
 """
 
@@ -12,7 +13,7 @@ import logging
 from typing import Any
 
 from batchline.batching.processor import BatchProcessor
-from batchline.batching.providers.base import BatchInfo
+from batchline.batching.providers.base import BatchInfo, BatchMark
 from batchline.errors import BatchlineError, ClaimPending
 from batchline.workers.jobs import Job, Shard, custom_id_prefix
 from batchline.workers.runtime import META_JOB, META_SHARD, Runtime
@@ -30,37 +31,36 @@ def reconcile(
 ) -> str | None:
     """Find the provider batch an interrupted attempt created for this shard, if any.
 
-    OpenAI and Vertex keep batchline's metadata on the batch. Anthropic does not: a provider
-    with ``find_by_custom_id_prefix`` is searched by its requests' custom id prefix instead,
-    which can only be read once a batch has ended; while a batch that could be ours is still
+    A provider whose evidence cannot be read yet (Anthropic's custom ids, readable only once a
+    batch has ended) reports such batches as undecided; while one that could be ours is still
     processing, this raises ``ClaimPending`` rather than risk paying twice.
     """
     provider = processor.provider
-    scan = rt.settings.reconcile_scan
     rt.limiter.acquire(job.provider)
-    finder = getattr(provider, "find_by_custom_id_prefix", None)
-    if finder is None:
-        candidates = [
-            info
-            for info in provider.find_by_metadata(META_JOB, job.id, limit=scan)
-            if info.metadata.get(META_SHARD) == str(shard.index)
-        ]
-    else:
-        matches = finder(custom_id_prefix(job.id, shard.index), limit=scan)
-        candidates = list(matches.matching)
-        undecided = [b for b in matches.undecided if _could_be_ours(b, shard, claimed_at)]
-        if not candidates and undecided:
-            raise ClaimPending(
-                f"shard {shard.index}: {len(undecided)} {job.provider} batch(es) created after "
-                "the claim are still processing; their owner is known once they end",
-                retry_in=max(rt.settings.poll_interval, 1.0),
-            )
+    found = provider.find_marked(shard_mark(job.id, shard.index), limit=rt.settings.reconcile_scan)
+    candidates = list(found.matching)
+    undecided = [b for b in found.undecided if _could_be_ours(b, shard, claimed_at)]
+    if not candidates and undecided:
+        raise ClaimPending(
+            f"shard {shard.index}: {len(undecided)} {job.provider} batch(es) created after "
+            "the claim are still processing; their owner is known once they end",
+            retry_in=max(rt.settings.poll_interval, 1.0),
+        )
     if not candidates:
         return None
     candidates.sort(key=lambda info: info.created_at.timestamp() if info.created_at else 0.0)
     for extra in candidates[1:]:
         cancel_duplicate(rt, job, shard.index, extra.id, f"{candidates[0].id} is older")
     return candidates[0].id
+
+
+def shard_mark(job_id: str, shard: int) -> BatchMark:
+    """What the batch of one shard carries: its job and shard as metadata, and the prefix of
+    its requests' custom ids."""
+    return BatchMark(
+        metadata={META_JOB: job_id, META_SHARD: str(shard)},
+        custom_id_prefix=custom_id_prefix(job_id, shard),
+    )
 
 
 def _could_be_ours(info: BatchInfo, shard: Shard, claimed_at: float) -> bool:
@@ -75,7 +75,7 @@ def cancel_duplicate(rt: Runtime, job: Job, shard: int, batch_id: str, reason: s
     message = f"shard {shard}: duplicate provider batch {batch_id} ({reason}), cancelled"
     logger.error("job=%s %s", job.id, message)
     try:
-        rt.cancel_batch(job.provider, job.model, batch_id)
+        rt.cancel_batch(job.provider, batch_id)
     except BatchlineError as exc:
         message = (
             f"shard {shard}: duplicate provider batch {batch_id} could not be cancelled: {exc}"

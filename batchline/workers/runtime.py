@@ -2,8 +2,9 @@
 the rate limiter, and cached provider objects.
 
 Caching matters: building an SDK client per task would open a new connection pool per task.
-Providers and processors are safe to share between the threads of a worker (their SDK clients
-are).
+Processors are cached per model, response model and options (their request and result codecs
+differ); the SDK client under them belongs to the provider account and is one per process
+(``providers.base.shared_client``). Both are safe to share between the threads of a worker.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Runtime:
         self.limiter = RateLimiter(RateStore(self.redis, self.keys), settings.provider_rate_limit)
         self._lock = threading.Lock()
         self._processors: dict[str, BatchProcessor[Any]] = {}
-        self._providers: dict[tuple[str, str], Provider] = {}
+        self._providers: dict[str, Provider] = {}
 
     def processor(self, job: Job) -> BatchProcessor[Any]:
         """The processor for a job's model, response model and provider options (cached)."""
@@ -79,19 +80,18 @@ class Runtime:
         with self._lock:
             return self._processors.setdefault(cache_key, built)
 
-    def provider(self, name: str, model: str) -> Provider:
-        """A bare provider for calls that do not depend on the response model (polling)."""
+    def provider(self, name: str) -> Provider:
+        """The provider account, for calls that belong to no model (polling, cancelling)."""
         with self._lock:
-            found = self._providers.get((name, model))
+            found = self._providers.get(name)
             if found is None:
-                found = provider_class(name)(model, self.settings)
-                self._providers[(name, model)] = found
+                found = self._providers[name] = provider_class(name).for_account(self.settings)
             return found
 
-    def cancel_batch(self, provider: str, model: str, batch_id: str) -> None:
-        """Ask the provider to cancel one batch (``model`` is the job's ``provider/name``)."""
+    def cancel_batch(self, provider: str, batch_id: str) -> None:
+        """Ask the provider to cancel one batch."""
         self.limiter.acquire(provider)
-        self.provider(provider, model.partition("/")[2]).cancel(batch_id)
+        self.provider(provider).cancel(batch_id)
 
     def send(self, task_name: str, *args: Any) -> None:
         """Send one of batchline's own tasks to batchline's queue."""

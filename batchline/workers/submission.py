@@ -26,8 +26,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from batchline.batching.options import RequestOptions
 from batchline.batching.processor import BatchProcessor
-from batchline.batching.providers.base import RequestOptions
 from batchline.batching.status import BatchStatus
 from batchline.errors import (
     BatchlineError,
@@ -46,8 +46,8 @@ from batchline.workers.jobs import (
     shard_custom_ids,
 )
 from batchline.workers.payloads import read_requests
-from batchline.workers.reconcile import cancel_duplicate, reconcile
-from batchline.workers.runtime import META_JOB, META_SHARD, Runtime
+from batchline.workers.reconcile import cancel_duplicate, reconcile, shard_mark
+from batchline.workers.runtime import Runtime
 from batchline.workers.tasknames import CANCEL_JOB, COMPLETE_JOB
 
 logger = logging.getLogger("batchline.workers")
@@ -288,8 +288,8 @@ def record_submitted(rt: Runtime, job: Job, shard: Shard, batch_id: str) -> None
 
 
 def shard_metadata(job: Job, shard: Shard) -> dict[str, str]:
-    """The user's metadata plus batchline's own keys, which win on a clash."""
-    return {**job.metadata, META_JOB: job.id, META_SHARD: str(shard.index)}
+    """The user's metadata plus batchline's mark, whose keys win on a clash."""
+    return {**job.metadata, **shard_mark(job.id, shard.index).metadata}
 
 
 def _claim_time(claim: str) -> float:
@@ -345,7 +345,7 @@ def cancel_job(rt: Runtime, job_id: str) -> JobState:
             if shard.state is not ShardState.SUBMITTED:
                 continue
             try:
-                rt.cancel_batch(job.provider, job.model, shard.batch_id)
+                rt.cancel_batch(job.provider, shard.batch_id)
             except ProviderRejected as exc:  # e.g. it ended meanwhile: nothing left to cancel
                 store.record_error(job_id, f"cancelling shard {shard.index}: {exc}")
     return store.load(job_id).state

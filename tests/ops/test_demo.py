@@ -16,7 +16,7 @@ from pathlib import Path
 import openai
 import redis
 
-from batchline.demo import DEMO_MODELS, PriceTable
+from batchline.demo import PriceTable, demo_models
 from batchline.sandbox import Sandbox
 from tests.ops.conftest import OPS_REDIS_URL
 from tests.ops.processes import BATCHLINE, free_port, wait_until
@@ -96,7 +96,7 @@ def test_demo_runs_one_job_per_provider_offline_and_shows_results_callbacks_and_
     assert "sandbox for OpenAI, Anthropic and Vertex AI" in out
     started = re.search(rf"no Redis at {nothing_there}; started redis-server at (\S+)", out)
     assert started, out
-    for model in DEMO_MODELS:
+    for model in demo_models():
         row = result_row(out, model)
         assert "completed" in row and "5/5" in row, row
         assert f"{model}: 5 of 5 results typed as Contact" in out

@@ -13,10 +13,10 @@ import pytest
 
 from batchline.demo import Contact, demo_messages, report_to_demo
 from batchline.workers import JobState, enqueue_batch
+from tests.ops.chromium import ensure_chromium
 from tests.ops.conftest import Stack
-from tests.ops.processes import wait_until
+from tests.ops.processes import REPO, wait_until
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -108,8 +108,9 @@ def test_worker_logs_one_structured_line_per_job_state_change(stack: Stack, job_
 def page(stack: Stack) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    chromium = ensure_chromium(REPO / ".cache")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         user, password = stack.flower_auth
         context = browser.new_context(
             http_credentials={"username": user, "password": password},

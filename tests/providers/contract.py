@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import time
+import uuid
 from typing import Any, ClassVar
 
 import pytest
@@ -22,10 +23,19 @@ from batchline.batching import (
     get_results_by_custom_id,
     merge_results,
 )
-from batchline.batching.providers import ProviderLimits
+from batchline.batching.processor import split_model
+from batchline.batching.providers import (
+    BatchMark,
+    Provider,
+    ProviderLimits,
+    provider_class,
+    provider_for_batch_id,
+)
 from batchline.errors import (
+    BatchNotFoundError,
     ConfigurationError,
     LimitExceededError,
+    ProviderAuthError,
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
@@ -61,17 +71,35 @@ def faults(**rates: Any) -> Faults:
     return Faults(**{"completion_delay": TEST_COMPLETION_DELAY, **rates})
 
 
+def marked(prefix: str) -> BatchMark:
+    """A mark as the workers make one: metadata naming the job, and the custom-id prefix."""
+    return BatchMark(
+        metadata={"batchline_job": prefix, "batchline_shard": "0"}, custom_id_prefix=prefix
+    )
+
+
 class ProviderContract:
     #: "provider/model-name" under test.
     model: ClassVar[str]
-    #: The env var holding this provider's credential.
-    credential_env: ClassVar[str]
     #: Providers that validate the whole batch at create time reject it there instead of
     #: creating a batch that then fails (Anthropic).
     validation_fails_at_submit: ClassVar[bool] = False
 
+    def missing_batch_id(self, sandbox: Sandbox) -> str:
+        """An id of this provider's shape that no batch has."""
+        raise NotImplementedError
+
+    @property
+    def provider_class(self) -> type[Provider]:
+        return provider_class(split_model(self.model)[0])
+
     def processor(self, response_model: type = User) -> BatchProcessor[Any]:
         return BatchProcessor(self.model, response_model)
+
+    def submit_marked(self, processor: BatchProcessor[Any], mark: BatchMark, count: int) -> str:
+        ids = [f"{mark.custom_id_prefix}{i}" for i in range(count)]
+        buffer = processor.create_batch_from_messages(conversations(count), custom_ids=ids)
+        return processor.submit_batch(buffer, metadata=mark.metadata)
 
     def run_batch(
         self, sandbox: Sandbox, count: int, response_model: type = User, **rates: Any
@@ -178,6 +206,82 @@ class ProviderContract:
         batch_id = processor.submit_batch(processor.create_batch_from_messages(conversations(1)))
         assert batch_id in [info.id for info in processor.list_batches(limit=50)]
 
+    def test_list_is_newest_first_and_follows_pages(
+        self, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(self.provider_class, "list_page_size", 2)  # three need two pages
+        processor = self.processor()
+        created = [
+            processor.submit_batch(processor.create_batch_from_messages(conversations(1)))
+            for _ in range(3)
+        ]
+        assert [info.id for info in processor.list_batches(limit=3)] == created[::-1]
+        assert [info.id for info in processor.list_batches(limit=2)] == created[:0:-1]
+
+    def test_native_statuses_are_the_providers_declared_ones(self, sandbox: Sandbox) -> None:
+        _, _, status = self.run_batch(sandbox, 1)
+        assert status["provider_status"] in self.provider_class.statuses
+        assert self.provider_class.statuses[status["provider_status"]] == status["status"]
+
+    # -- what the workers rely on ------------------------------------------------------------
+    def test_the_provider_owns_its_batch_ids_and_no_other_provider_does(
+        self, sandbox: Sandbox
+    ) -> None:
+        processor = self.processor()
+        batch_id = processor.submit_batch(processor.create_batch_from_messages(conversations(1)))
+        assert provider_for_batch_id(batch_id) is self.provider_class
+        assert provider_for_batch_id(self.missing_batch_id(sandbox)) is self.provider_class
+
+    def test_unknown_batch_ids_are_not_found(self, sandbox: Sandbox) -> None:
+        processor = self.processor()
+        missing = self.missing_batch_id(sandbox)
+        with pytest.raises(BatchNotFoundError):
+            processor.get_batch_status(missing)
+        with pytest.raises(BatchNotFoundError):
+            processor.cancel_batch(missing)
+
+    def test_cancelling_a_finished_batch_returns_it_unchanged(self, sandbox: Sandbox) -> None:
+        processor, batch_id, status = self.run_batch(sandbox, 2)
+        assert status["status"] == "completed"
+        assert processor.cancel_batch(batch_id) == processor.get_batch_status(batch_id)
+        assert processor.get_batch_status(batch_id)["status"] == "completed"
+        assert len(extract_results(processor.retrieve_results(batch_id))) == 2
+
+    def test_reconciliation_finds_the_marked_batch_and_never_misses_a_running_one(
+        self, sandbox: Sandbox
+    ) -> None:
+        processor = self.processor()
+        mine, theirs = (
+            marked(f"job-{uuid.uuid4().hex[:8]}-0-"),
+            marked(f"job-{uuid.uuid4().hex[:8]}-0-"),
+        )
+        ended = self.submit_marked(processor, mine, 2)
+        other = self.submit_marked(processor, theirs, 2)
+        wait_until_terminal(processor, ended)
+        wait_until_terminal(processor, other)
+        sandbox.faults = faults(completion_delay=5.0)
+        running = self.submit_marked(processor, mine, 1)
+
+        found = processor.provider.find_marked(mine, limit=10)
+
+        matching = [info.id for info in found.matching]
+        assert ended in matching
+        assert running in matching + [info.id for info in found.undecided]
+        assert set(matching) <= {ended, running}
+
+    def test_an_unmarked_account_has_no_marked_batches(self, sandbox: Sandbox) -> None:
+        processor, _, _ = self.run_batch(sandbox, 1)
+        found = processor.provider.find_marked(marked(f"job-{uuid.uuid4().hex[:8]}-0-"), limit=10)
+        assert found.matching == []
+
+    def test_a_refused_credential_is_a_provider_auth_error(self, sandbox: Sandbox) -> None:
+        processor = self.processor()
+        sandbox.faults = faults(http_401_rate=1.0)
+        with pytest.raises(ProviderAuthError):
+            processor.list_batches(limit=1)
+        with pytest.raises(ProviderAuthError):
+            processor.submit_batch(processor.create_batch_from_messages(conversations(1)))
+
     # -- structured output -------------------------------------------------------------------
     def test_nested_optional_list_and_enum_fields_parse(self, sandbox: Sandbox) -> None:
         processor, batch_id, _ = self.run_batch(sandbox, 3, response_model=Profile)
@@ -266,12 +370,15 @@ class ProviderContract:
     ) -> None:
         from batchline.config import get_settings
 
-        monkeypatch.delenv(self.credential_env)
-        get_settings.cache_clear()
-        processor = self.processor()
-        buffer = processor.create_batch_from_messages(conversations(1))
-        with pytest.raises(ConfigurationError, match=self.credential_env):
-            processor.submit_batch(buffer)
+        for required in self.provider_class.required_settings:
+            with monkeypatch.context() as env:
+                env.delenv(required.env)
+                get_settings.cache_clear()
+                processor = self.processor()
+                buffer = processor.create_batch_from_messages(conversations(1))
+                with pytest.raises(ConfigurationError, match=required.env):
+                    processor.submit_batch(buffer)
+            get_settings.cache_clear()
 
     def test_over_limit_file_is_refused_before_upload(self, sandbox: Sandbox) -> None:
         processor = self.processor()

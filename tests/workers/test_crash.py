@@ -22,6 +22,7 @@ import redis
 from celery.beat import EmbeddedService
 
 from batchline.batching import BatchSuccess
+from batchline.batching.providers import BatchMark
 from batchline.sandbox import Sandbox
 from batchline.workers import JobState, enqueue_batch
 from batchline.workers.app import BatchlineCelery
@@ -90,11 +91,10 @@ def wait_for_key(client: redis.Redis, key: str, timeout: float = 90) -> str:
 
 def batches_of_job(app: BatchlineCelery, model: str, job_id: str) -> list[str]:
     """Ids of the provider batches that carry the job, read from the provider's list."""
-    name, _, model_name = model.partition("/")
-    provider = app.runtime.provider(name, model_name)
-    if name == "anthropic":  # no metadata: recognised by the job's custom id prefix
-        return [info.id for info in provider.find_by_custom_id_prefix(f"{job_id}-").matching]  # type: ignore[attr-defined]
-    return [info.id for info in provider.find_by_metadata(META_JOB, job_id, limit=100)]
+    provider = app.runtime.provider(model.partition("/")[0])
+    # Every shard's batch carries the job in its metadata and its custom ids' prefix.
+    mark = BatchMark(metadata={META_JOB: job_id}, custom_id_prefix=f"{job_id}-")
+    return [info.id for info in provider.find_marked(mark, limit=100).matching]
 
 
 @pytest.mark.parametrize(

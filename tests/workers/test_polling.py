@@ -41,8 +41,8 @@ def count_poller_calls(app: BatchlineCelery, monkeypatch: pytest.MonkeyPatch) ->
     counts: Counter[str] = Counter()
     real = app.runtime.provider
 
-    def counting(name: str, model: str) -> Any:
-        return CountingProvider(real(name, model), counts)
+    def counting(name: str) -> Any:
+        return CountingProvider(real(name), counts)
 
     monkeypatch.setattr(app.runtime, "provider", counting)
     return counts

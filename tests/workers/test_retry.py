@@ -15,7 +15,7 @@ from batchline.sandbox import Faults, Sandbox
 from batchline.workers import JobState, enqueue_batch
 from batchline.workers.api import JobHandle
 from batchline.workers.app import BatchlineCelery
-from batchline.workers.submission import META_JOB
+from batchline.workers.runtime import META_JOB
 from tests.conftest import TEST_COMPLETION_DELAY
 from tests.workers.conftest import MakeApp, running
 from tests.workers.helpers import conversations

@@ -50,7 +50,7 @@ def test_a_job_over_the_request_limit_becomes_several_batches_and_one_result_set
     assert [line["custom_id"] for line in written] == [r.custom_id for r in results]
     assert calls(redis_client, prefix, "calls", handle.id) == 1  # type: ignore[arg-type]
 
-    provider = app.runtime.provider(model.split("/")[0], model.split("/")[1])
+    provider = app.runtime.provider(model.split("/")[0])
     found = provider.find_by_metadata(META_JOB, handle.id, limit=100)
     assert sorted(info.metadata[META_SHARD] for info in found) == ["0", "1", "2"]
     assert {info.id for info in found} == {shard["batch_id"] for shard in shards}

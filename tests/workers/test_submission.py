@@ -26,7 +26,7 @@ def slow_batches(sandbox: Sandbox) -> None:
 
 
 def job_batches(app: BatchlineCelery, job_id: str) -> list[Any]:
-    return app.runtime.provider("openai", "gpt-4.1-mini").find_by_metadata(META_JOB, job_id)
+    return app.runtime.provider("openai").find_by_metadata(META_JOB, job_id)
 
 
 def during_submit(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import importlib
 
+from batchline.batching.options import RequestOptions
 from batchline.batching.providers.base import (
     BatchInfo,
+    BatchMark,
     LineOutcome,
+    OwnBatches,
     Provider,
     ProviderLimits,
     RequestCounts,
-    RequestOptions,
 )
-from batchline.errors import UnknownProviderError
+from batchline.errors import InvalidRequestError, UnknownProviderError
 
 #: provider name -> "module:Class"
 PROVIDERS: dict[str, str] = {
@@ -36,13 +38,42 @@ def provider_class(name: str) -> type[Provider]:
     return cls
 
 
+def provider_classes() -> list[type[Provider]]:
+    """Every provider, in registry order (this imports every provider module)."""
+    return [provider_class(name) for name in PROVIDERS]
+
+
+def provider_for_batch_id(batch_id: str) -> type[Provider]:
+    """The provider whose batch ids look like ``batch_id`` (each provider's differ).
+
+    Raises:
+        InvalidRequestError: no provider, or more than one, claims the id.
+    """
+    owners = [cls for cls in provider_classes() if cls.owns_batch_id(batch_id)]
+    if len(owners) != 1:
+        raise InvalidRequestError(
+            f"cannot tell the provider of batch id {batch_id!r}; pass --model provider/model-name"
+        )
+    return owners[0]
+
+
+def example_models() -> list[str]:
+    """One ``provider/model`` per provider: what the demo runs by default."""
+    return [f"{cls.name}/{cls.example_model}" for cls in provider_classes()]
+
+
 __all__ = [
     "PROVIDERS",
     "BatchInfo",
+    "BatchMark",
     "LineOutcome",
+    "OwnBatches",
     "Provider",
     "ProviderLimits",
     "RequestCounts",
     "RequestOptions",
+    "example_models",
     "provider_class",
+    "provider_classes",
+    "provider_for_batch_id",
 ]

@@ -5,7 +5,7 @@ Anthropic differs from the other providers in three ways that shape this module:
 - There is no file upload: the request lines are sent as the ``requests`` list of one JSON body.
 - There is no batch metadata. A batch can only be recognised by its requests' ``custom_id``s, so
   reconciliation after a crashed submit relies on every request of a job carrying the job's own
-  ``custom_id`` prefix (see ``AnthropicProvider.find_by_custom_id_prefix``).
+  ``custom_id`` prefix (see ``AnthropicProvider.find_marked``).
 - Structured output defaults to one forced tool whose ``input_schema`` is the response model's
   schema (it works on every model); ``output_mode="json_schema"`` asks newer models for native
   JSON output through ``output_config`` instead.
@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import IO, Any, ClassVar, Literal
+from typing import IO, Any, ClassVar, Literal, cast
 
 import anthropic
 import httpx2
@@ -26,19 +25,23 @@ import orjson
 from anthropic.types.messages import MessageBatch
 from pydantic import BaseModel
 
+from batchline.batching.options import RequestOptions, check_custom_id
 from batchline.batching.providers.anthropic_results import plain_answer, read_result_line
 from batchline.batching.providers.base import (
     BatchInfo,
+    BatchMark,
     LineEncoder,
     LineOutcome,
     Message,
+    OwnBatches,
     PlainAnswer,
     Provider,
     ProviderLimits,
     RequestCounts,
-    RequestOptions,
+    RequiredSetting,
     split_lines,
 )
+from batchline.batching.providers.clients import shared_client
 from batchline.batching.schema import (
     anthropic_output_schema,
     anthropic_tool_schema,
@@ -47,7 +50,6 @@ from batchline.batching.schema import (
 from batchline.batching.status import BatchStatus
 from batchline.config import Settings
 from batchline.errors import (
-    ConfigurationError,
     InvalidRequestError,
     ProviderError,
     ProviderUnavailable,
@@ -62,8 +64,7 @@ OutputMode = Literal["tools", "json_schema"]
 #: Anthropic's rule for ``custom_id``; checked while building so a bad id never reaches a batch.
 CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
-#: Provider options this module understands (``BatchProcessor(..., output_mode=...)``).
-OPTIONS: frozenset[str] = frozenset({"output_mode"})
+#: Output modes, the default first (``BatchProcessor(..., output_mode=...)``).
 OUTPUT_MODES: tuple[OutputMode, ...] = ("tools", "json_schema")
 #: ``{"requests":[`` and ``]}`` around the lines, less one: n lines are joined by n - 1 commas
 #: where batchline's measure counts n newlines (see ``request_body``).
@@ -85,6 +86,14 @@ BATCHES_PATH = "/v1/messages/batches"
 #: Bytes asked of the results stream at a time.
 RESULT_CHUNK = 1 << 16
 
+#: ``processing_status`` in batchline's words; an ended batch is refined by ``batch_status``
+#: (cancelled or expired requests), since Anthropic has no status of its own for those.
+STATUS_MAP: dict[str, BatchStatus] = {
+    "in_progress": BatchStatus.IN_PROGRESS,
+    "canceling": BatchStatus.CANCELLING,
+    "ended": BatchStatus.COMPLETED,
+}
+
 
 class AnthropicProvider(Provider):
     """Anthropic's Message Batches API.
@@ -94,10 +103,23 @@ class AnthropicProvider(Provider):
     """
 
     name: ClassVar[str] = "anthropic"
-    limits: ClassVar[ProviderLimits] = ProviderLimits(
-        max_requests=100_000, max_bytes=256 * 1024 * 1024, envelope_bytes=ENVELOPE_BYTES
+    required_settings: ClassVar[tuple[RequiredSetting, ...]] = (
+        RequiredSetting("anthropic_api_key", "ANTHROPIC_API_KEY"),
     )
-    credential_env: ClassVar[str] = "ANTHROPIC_API_KEY"
+    batch_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"msgbatch_\S+")
+    custom_id_pattern: ClassVar[re.Pattern[str]] = CUSTOM_ID_PATTERN
+    statuses: ClassVar[Mapping[str, BatchStatus]] = STATUS_MAP
+    example_model: ClassVar[str] = "claude-haiku-4-5"
+    option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"output_mode": OUTPUT_MODES}
+    reserved_extra: ClassVar[frozenset[str]] = RESERVED_PARAMS
+    # Temperature "ranges from 0.0 to 1.0" (Messages API reference, docs.anthropic.com/en/api/
+    # messages, read 2026-12).
+    limits: ClassVar[ProviderLimits] = ProviderLimits(
+        max_requests=100_000,
+        max_bytes=256 * 1024 * 1024,
+        max_temperature=1.0,
+        envelope_bytes=ENVELOPE_BYTES,
+    )
     #: Batches asked for per list page (Anthropic's maximum).
     list_page_size: ClassVar[int] = 1000
     #: Retries the SDK makes itself on 429, 5xx and lost connections, with its own backoff;
@@ -106,22 +128,12 @@ class AnthropicProvider(Provider):
 
     def __init__(self, model: str, settings: Settings, **options: Any) -> None:
         super().__init__(model, settings, **options)
-        unknown = sorted(set(options) - OPTIONS)
-        if unknown:
-            raise InvalidRequestError(
-                f"unknown Anthropic option(s) {', '.join(unknown)}: "
-                f"known options are {', '.join(sorted(OPTIONS))}"
-            )
-        mode = options.get("output_mode", "tools")
-        if mode not in OUTPUT_MODES:
-            raise InvalidRequestError(
-                f"output_mode must be one of {', '.join(OUTPUT_MODES)}, got {mode!r}"
-            )
-        self.output_mode: OutputMode = mode
-        self._sdk: anthropic.Anthropic | None = None
+        self.output_mode = cast(OutputMode, self.options["output_mode"])
 
     # -- building --------------------------------------------------------------------------
-    def line_encoder(self, response_model: type[BaseModel], options: RequestOptions) -> LineEncoder:
+    def build_encoder(
+        self, response_model: type[BaseModel], options: RequestOptions
+    ) -> LineEncoder:
         """Encode everything but the conversation once; each line then costs one ``orjson``
         call on the messages plus a join of byte fragments."""
         params = self._constant_params(response_model, options)
@@ -130,13 +142,10 @@ class AnthropicProvider(Provider):
         middle = b'","params":' + orjson.dumps(params)[:-1]
         system_key, messages_key, tail = b',"system":', b',"messages":', b"}}"
         dumps = orjson.dumps
+        pattern = self.custom_id_pattern
 
         def encode(custom_id: str, messages: Sequence[Message]) -> bytes:
-            if type(custom_id) is not str or CUSTOM_ID_PATTERN.fullmatch(custom_id) is None:
-                raise InvalidRequestError(
-                    f"custom_id {custom_id!r} is not valid for Anthropic: use 1 to 64 letters, "
-                    "digits, '_' or '-'"
-                )
+            check_custom_id(custom_id, pattern)
             system, chat = split_system(custom_id, messages)
             cid = custom_id.encode()
             if system is None:
@@ -150,16 +159,6 @@ class AnthropicProvider(Provider):
     def _constant_params(
         self, response_model: type[BaseModel], options: RequestOptions
     ) -> dict[str, Any]:
-        if type(options.max_tokens) is not int or options.max_tokens < 1:
-            raise InvalidRequestError(
-                f"max_tokens must be a positive integer, got {options.max_tokens!r}"
-            )
-        clashes = sorted(RESERVED_PARAMS & set(options.extra))
-        if clashes:
-            raise InvalidRequestError(
-                f"{', '.join(clashes)} cannot be passed as extra request parameters: batchline "
-                "sets them from the model string, the messages and the response model"
-            )
         params: dict[str, Any] = {"model": self.model, "max_tokens": options.max_tokens}
         if options.temperature is not None:
             params["temperature"] = options.temperature
@@ -193,27 +192,22 @@ class AnthropicProvider(Provider):
         return plain_answer(record)
 
     # -- online ----------------------------------------------------------------------------
-    def check_credentials(self) -> None:
-        key = self.settings.anthropic_api_key
-        if key is None or not key.get_secret_value():
-            raise ConfigurationError(
-                "ANTHROPIC_API_KEY is not set: export your Anthropic API key to submit, watch "
-                "or read batches (building request files needs no key)"
-            )
-
     @property
     def client(self) -> anthropic.Anthropic:
-        """The SDK client, built on first use so that offline work needs no credential."""
-        if self._sdk is None:
-            self.check_credentials()
-            key = self.settings.anthropic_api_key
-            assert key is not None  # check_credentials raised otherwise
-            self._sdk = anthropic.Anthropic(
-                api_key=key.get_secret_value(),
-                base_url=self.settings.anthropic_base_url or None,
-                max_retries=self.max_retries,
-            )
-        return self._sdk
+        """The account's SDK client, built on first use so that offline work needs no
+        credential, and shared by every provider object of this account in the process."""
+        self.check_credentials()
+        key = self.settings.anthropic_api_key
+        assert key is not None  # check_credentials raised otherwise
+        api_key = key.get_secret_value()
+        base_url = self.settings.anthropic_base_url or None
+        max_retries = self.max_retries
+        return shared_client(
+            (self.name, api_key, base_url, max_retries),
+            lambda: anthropic.Anthropic(
+                api_key=api_key, base_url=base_url, max_retries=max_retries
+            ),
+        )
 
     def submit(self, source: IO[bytes], metadata: dict[str, str] | None) -> BatchInfo:
         """Send every request line of ``source`` as the ``requests`` of one batch.
@@ -226,7 +220,7 @@ class AnthropicProvider(Provider):
 
         Anthropic stores no batch metadata, so ``metadata`` cannot travel with the batch: it is
         logged and dropped. Reconciliation must rely on the requests' ``custom_id`` prefix
-        instead (``find_by_custom_id_prefix``); the returned ``BatchInfo.metadata`` is empty
+        instead (``find_marked``); the returned ``BatchInfo.metadata`` is empty
         because that is what Anthropic will report for this batch from now on.
         """
         body = request_body(source)
@@ -268,7 +262,7 @@ class AnthropicProvider(Provider):
                 after_id = page.last_id
         return found[:limit]
 
-    def cancel(self, batch_id: str) -> BatchInfo:
+    def request_cancel(self, batch_id: str) -> BatchInfo:
         with sdk_errors():
             return batch_info(self.client.messages.batches.cancel(batch_id))
 
@@ -282,8 +276,8 @@ class AnthropicProvider(Provider):
             yield from split_lines(response.iter_bytes(RESULT_CHUNK))
 
     # -- reconciliation --------------------------------------------------------------------
-    def find_by_custom_id_prefix(self, prefix: str, limit: int = 100) -> PrefixMatches:
-        """Recent batches whose requests' ``custom_id``s start with ``prefix``.
+    def find_marked(self, mark: BatchMark, *, limit: int = 100) -> OwnBatches:
+        """Recent batches whose requests' ``custom_id``s start with ``mark.custom_id_prefix``.
 
         Anthropic has no batch metadata, so this is the evidence a crashed submit leaves: each
         ended batch's first result line tells which job it belongs to (result order is not input
@@ -296,7 +290,8 @@ class AnthropicProvider(Provider):
         separator (``"job-7f3a-"``, not ``"job-7"``) so that one job's prefix is never the start
         of another's. Each ended batch costs two requests (the batch, then its results).
         """
-        matches = PrefixMatches()
+        prefix = mark.custom_id_prefix
+        matches = OwnBatches()
         for info in self.list(limit=limit):
             if not info.status.is_terminal:
                 matches.undecided.append(info)
@@ -316,16 +311,6 @@ class AnthropicProvider(Provider):
             return None
         custom_id = orjson.loads(first).get("custom_id")
         return custom_id if isinstance(custom_id, str) else None
-
-
-@dataclass(slots=True)
-class PrefixMatches:
-    """What ``find_by_custom_id_prefix`` found."""
-
-    #: Ended batches whose requests carry the prefix.
-    matching: list[BatchInfo] = field(default_factory=list)
-    #: Batches still processing or cancelling: no results yet, so their ids cannot be read.
-    undecided: list[BatchInfo] = field(default_factory=list)
 
 
 # -- request lines ---------------------------------------------------------------------------

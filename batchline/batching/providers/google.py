@@ -19,33 +19,43 @@ import itertools
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from pydantic import BaseModel
 
+from batchline.batching.options import RequestOptions
 from batchline.batching.providers.base import (
     BatchInfo,
+    BatchMark,
     LineEncoder,
     LineOutcome,
+    OwnBatches,
     PlainAnswer,
     Provider,
     ProviderLimits,
-    RequestCounts,
-    RequestOptions,
+    RequiredSetting,
+)
+from batchline.batching.providers.clients import shared_client
+from batchline.batching.providers.google_jobs import (
+    JOB_NAME,
+    PROVIDER,
+    STATUS_MAP,
+    checked_job_name,
+    job_identity,
+    label_key,
+    label_value,
+    to_batch_info,
 )
 from batchline.batching.providers.google_requests import build_encoder
 from batchline.batching.providers.google_results import parse_prediction, plain_prediction
 from batchline.batching.schema import gemini_response_schema
 from batchline.batching.status import BatchStatus
-from batchline.config import Settings
 from batchline.errors import (
     BatchlineError,
-    BatchNotFoundError,
     ConfigurationError,
     InvalidRequestError,
     ProviderResponseError,
@@ -58,32 +68,10 @@ if TYPE_CHECKING:
     from google.genai import Client as GenaiClient
     from google.genai.types import BatchJob
 
-PROVIDER = "google"
-
-#: Vertex's own state names -> batchline's, in one place.
-STATUS_MAP: dict[str, BatchStatus] = {
-    "JOB_STATE_UNSPECIFIED": BatchStatus.VALIDATING,
-    "JOB_STATE_QUEUED": BatchStatus.VALIDATING,
-    "JOB_STATE_PENDING": BatchStatus.VALIDATING,
-    "JOB_STATE_RUNNING": BatchStatus.IN_PROGRESS,
-    "JOB_STATE_UPDATING": BatchStatus.IN_PROGRESS,
-    "JOB_STATE_PAUSED": BatchStatus.IN_PROGRESS,
-    "JOB_STATE_SUCCEEDED": BatchStatus.COMPLETED,
-    "JOB_STATE_PARTIALLY_SUCCEEDED": BatchStatus.COMPLETED,
-    "JOB_STATE_FAILED": BatchStatus.FAILED,
-    "JOB_STATE_CANCELLING": BatchStatus.CANCELLING,
-    "JOB_STATE_CANCELLED": BatchStatus.CANCELLED,
-    "JOB_STATE_EXPIRED": BatchStatus.EXPIRED,
-}
-
 #: Uploads above this size go resumable, in chunks of this size (a multiple of 256 KiB).
 UPLOAD_CHUNK = 8 * 1024 * 1024
 #: Result files are streamed in blocks of this size; memory holds one block plus one line.
 READ_BLOCK = 8 * 1024 * 1024
-#: Vertex rejects longer display names; metadata that does not fit is refused before upload.
-DISPLAY_NAME_MAX = 128
-#: Display names of batchline's jobs start with this, followed by the URL-encoded metadata.
-DISPLAY_PREFIX = "batchline"
 #: Folder of the bucket batchline writes under.
 GCS_ROOT = "batchline"
 #: Milliseconds google-genai waits for Vertex before giving up (its default is no timeout).
@@ -91,25 +79,35 @@ HTTP_TIMEOUT_MS = 120_000
 #: The OAuth scope Vertex AI and Cloud Storage both accept.
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
-_JOB_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/batchPredictionJobs/[^/]+$")
-_LABEL_INVALID = re.compile(r"[^a-z0-9_-]")
-
 
 class GoogleProvider(Provider):
     """Vertex AI batch prediction through google-genai, with input and output in GCS."""
 
     name: ClassVar[str] = PROVIDER
     limits: ClassVar[ProviderLimits] = ProviderLimits(max_requests=200_000, max_bytes=1024**3)
-    credential_env: ClassVar[str] = "GOOGLE_APPLICATION_CREDENTIALS"
-
-    def __init__(self, model: str, settings: Settings, **options: Any) -> None:
-        if options:
-            raise InvalidRequestError(f"unknown option(s) for google: {', '.join(sorted(options))}")
-        super().__init__(model, settings, **options)
+    #: The key file (``GOOGLE_APPLICATION_CREDENTIALS``) is optional: Application Default
+    #: Credentials stand in for it, so only the project and the bucket are required.
+    required_settings: ClassVar[tuple[RequiredSetting, ...]] = (
+        RequiredSetting("google_cloud_project", "GOOGLE_CLOUD_PROJECT"),
+        RequiredSetting("gcs_bucket", "GCS_BUCKET"),
+    )
+    batch_id_pattern: ClassVar[re.Pattern[str]] = JOB_NAME
+    statuses: ClassVar[Mapping[str, BatchStatus]] = STATUS_MAP
+    example_model: ClassVar[str] = "gemini-2.5-flash"
+    #: Largest ``pageSize`` Vertex serves for ``batchPredictionJobs``.
+    list_page_size: ClassVar[int] = 100
+    reserved_extra: ClassVar[frozenset[str]] = frozenset(
+        {"contents", "system_instruction", "systemInstruction", "response_schema",
+         "responseSchema", "response_mime_type", "responseMimeType"}
+    )  # fmt: skip
 
     # -- offline ---------------------------------------------------------------------------------
-    def line_encoder(self, response_model: type[BaseModel], options: RequestOptions) -> LineEncoder:
-        return build_encoder(gemini_response_schema(response_model), options)
+    def build_encoder(
+        self, response_model: type[BaseModel], options: RequestOptions
+    ) -> LineEncoder:
+        return build_encoder(
+            gemini_response_schema(response_model), options, self.custom_id_pattern
+        )
 
     def parse_line(self, line: bytes | str) -> LineOutcome:
         return parse_prediction(line)
@@ -122,8 +120,8 @@ class GoogleProvider(Provider):
 
     # -- credentials and clients -----------------------------------------------------------------
     def check_credentials(self) -> None:
-        self._project()
-        self._bucket_name()
+        """The required settings, then the credentials themselves (a key file must load)."""
+        super().check_credentials()
         self._credentials  # noqa: B018 - resolving them is the check
 
     def _project(self) -> str:
@@ -166,8 +164,26 @@ class GoogleProvider(Provider):
             ) from exc
         return credentials
 
-    @cached_property
+    def _account_key(self) -> tuple[Any, ...]:
+        """Every setting the clients are built from: one pair of clients per account."""
+        settings = self.settings
+        token = settings.google_access_token
+        return (
+            PROVIDER,
+            settings.google_cloud_project,
+            settings.google_cloud_location,
+            settings.google_vertex_base_url,
+            settings.storage_emulator_host,
+            settings.google_application_credentials,
+            token.get_secret_value() if token is not None else None,
+        )
+
+    @property
     def _genai(self) -> GenaiClient:
+        """The account's Vertex client, shared in the process."""
+        return shared_client((*self._account_key(), "genai"), self._build_genai)
+
+    def _build_genai(self) -> GenaiClient:
         from google import genai
         from google.genai import types
 
@@ -182,8 +198,12 @@ class GoogleProvider(Provider):
             http_options=http_options,
         )
 
-    @cached_property
+    @property
     def _storage(self) -> storage.Client:
+        """The account's Cloud Storage client, shared in the process."""
+        return shared_client((*self._account_key(), "storage"), self._build_storage)
+
+    def _build_storage(self) -> storage.Client:
         """With an emulator configured, the client goes there anonymously: the endpoint comes
         from settings (not from the SDK's own reading of ``STORAGE_EMULATOR_HOST``)."""
         from google.auth.credentials import AnonymousCredentials
@@ -212,6 +232,11 @@ class GoogleProvider(Provider):
         """
         from google.genai import types
 
+        if not self.model:
+            raise InvalidRequestError(
+                "a Vertex AI batch job needs a model: build the provider "
+                "with one (for_account providers cannot submit)"
+            )
         display_name, labels = job_identity(metadata or {})
         bucket_name = self._bucket_name()
         folder = f"{GCS_ROOT}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex}"
@@ -256,7 +281,8 @@ class GoogleProvider(Provider):
         """Vertex documents no order for its list call, so the page read is sorted here."""
         from google.genai import types
 
-        config = types.ListBatchJobsConfig(page_size=min(max(limit, 1), 100), filter=label_filter)
+        page_size = min(max(limit, 1), self.list_page_size)
+        config = types.ListBatchJobsConfig(page_size=page_size, filter=label_filter)
         with translate_errors():
             jobs = list(itertools.islice(self._genai.batches.list(config=config), limit))
         infos = [to_batch_info(job) for job in jobs]
@@ -265,10 +291,14 @@ class GoogleProvider(Provider):
         )
         return infos
 
-    def cancel(self, batch_id: str) -> BatchInfo:
+    def request_cancel(self, batch_id: str) -> BatchInfo:
         with translate_errors():
             self._genai.batches.cancel(name=checked_job_name(batch_id))
         return self.get(batch_id)
+
+    def find_marked(self, mark: BatchMark, *, limit: int = 100) -> OwnBatches:
+        """Vertex keeps the mark's pairs in the job's display name and labels."""
+        return self.matching_metadata(mark, limit=limit)
 
     def find_by_metadata(
         self, key: str, value: str, *, limit: int = 100
@@ -326,76 +356,6 @@ def _credentials_from_file(path: str) -> Credentials:
         return user_credentials.Credentials.from_authorized_user_info(info, scopes=scopes)
     credentials, _ = google.auth.load_credentials_from_file(path, scopes=scopes)
     return credentials
-
-
-# -- jobs ----------------------------------------------------------------------------------------
-def job_identity(metadata: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The display name (exact metadata, URL-encoded) and the labels (sanitised) of a job."""
-    pairs = {str(k): str(v) for k, v in metadata.items()}
-    display_name = f"{DISPLAY_PREFIX} {urlencode(pairs)}" if pairs else DISPLAY_PREFIX
-    if len(display_name) > DISPLAY_NAME_MAX:
-        raise InvalidRequestError(
-            f"metadata too long for Vertex AI: it travels in the job's display name, which "
-            f"holds {DISPLAY_NAME_MAX} characters ({len(display_name)} needed)"
-        )
-    labels = {label_key(k): label_value(v) for k, v in pairs.items()}
-    return display_name, labels
-
-
-def metadata_from_display_name(display_name: str | None) -> dict[str, str]:
-    if not display_name or not display_name.startswith(DISPLAY_PREFIX + " "):
-        return {}
-    return dict(parse_qsl(display_name[len(DISPLAY_PREFIX) + 1 :], keep_blank_values=True))
-
-
-def label_key(key: str) -> str:
-    """A Vertex label key: lowercase ``[a-z0-9_-]``, starting with a letter, <= 63 chars."""
-    cleaned = _LABEL_INVALID.sub("_", key.lower())
-    if not cleaned[:1].isalpha():
-        cleaned = "k" + cleaned
-    return cleaned[:63]
-
-
-def label_value(value: str) -> str:
-    """A Vertex label value: lowercase ``[a-z0-9_-]``, <= 63 chars."""
-    return _LABEL_INVALID.sub("_", value.lower())[:63]
-
-
-def checked_job_name(batch_id: str) -> str:
-    """The SDK raises a bare ``ValueError`` for a name of the wrong shape; no batch can have one."""
-    if not _JOB_NAME.match(batch_id):
-        raise BatchNotFoundError(
-            f"{batch_id!r} is not a Vertex AI batch job name "
-            "(projects/{p}/locations/{l}/batchPredictionJobs/{id})",
-            provider=PROVIDER,
-        )
-    return batch_id
-
-
-def to_batch_info(job: BatchJob) -> BatchInfo:
-    state = job.state.value if job.state is not None else "JOB_STATE_UNSPECIFIED"
-    status = STATUS_MAP.get(state, BatchStatus.IN_PROGRESS)
-    stats = job.completion_stats
-    directory = job.output_info.gcs_output_directory if job.output_info else None
-    counts = RequestCounts()
-    if stats is not None:
-        counts.completed = max(stats.successful_count or 0, 0)
-        counts.failed = max(stats.failed_count or 0, 0)
-        counts.pending = max(stats.incomplete_count or 0, 0)
-        counts.total = counts.completed + counts.failed + counts.pending
-    return BatchInfo(
-        id=job.name or "",
-        provider=PROVIDER,
-        status=status,
-        provider_status=state,
-        request_counts=counts,
-        created_at=job.create_time,
-        completed_at=job.end_time if status.is_terminal else None,
-        metadata=metadata_from_display_name(job.display_name),
-        error=(job.error.message or str(job.error.code)) if job.error else None,
-        result_locations=(directory,) if directory else (),
-        raw=job.model_dump(mode="json", exclude_none=True),
-    )
 
 
 # -- Cloud Storage -------------------------------------------------------------------------------

@@ -10,7 +10,11 @@ from typing import Any
 
 import orjson
 
-from batchline.batching.providers.base import LineEncoder, Message, RequestOptions
+from batchline.batching.options import RequestOptions, check_custom_id
+from batchline.batching.providers.base import (
+    LineEncoder,
+    Message,
+)
 from batchline.batching.schema_rules.google import as_echoed_number, looks_numeric
 from batchline.errors import InvalidRequestError
 
@@ -27,7 +31,9 @@ _REQUEST_FIELDS = frozenset({"safetySettings", "tools", "toolConfig", "cachedCon
 _GENERATION_ALIASES = {"stop": "stopSequences"}
 
 
-def build_encoder(schema: dict[str, Any], options: RequestOptions) -> LineEncoder:
+def build_encoder(
+    schema: dict[str, Any], options: RequestOptions, custom_id_pattern: re.Pattern[str]
+) -> LineEncoder:
     """Everything but the id and the conversation is encoded once here; each line is then a
     join of constant byte fragments and one ``orjson.dumps`` of the converted contents."""
     generation: dict[str, Any] = {
@@ -58,8 +64,7 @@ def build_encoder(schema: dict[str, Any], options: RequestOptions) -> LineEncode
     label_ok = LABEL_VALUE.match
 
     def encode(custom_id: str, messages: Sequence[Message]) -> bytes:
-        if type(custom_id) is not str:
-            custom_id = str(custom_id)
+        check_custom_id(custom_id, custom_id_pattern)
         contents, system = convert_messages(messages)
         key = dumps(custom_id)
         pieces = [b'{"key":', key, b',"request":{"contents":', dumps(contents)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,24 +25,27 @@ import orjson
 from openai.types import Batch
 from pydantic import BaseModel
 
+from batchline.batching.options import RequestOptions, check_custom_id
 from batchline.batching.providers.base import (
     BatchInfo,
+    BatchMark,
     LineEncoder,
     LineOutcome,
     Message,
+    OwnBatches,
     PlainAnswer,
     Provider,
     ProviderLimits,
     RequestCounts,
-    RequestOptions,
+    RequiredSetting,
     split_lines,
 )
+from batchline.batching.providers.clients import shared_client
 from batchline.batching.providers.openai_results import plain_answer, read_result_line
 from batchline.batching.schema import openai_strict_schema, schema_name
 from batchline.batching.status import BatchStatus
 from batchline.config import Settings
 from batchline.errors import (
-    ConfigurationError,
     InvalidRequestError,
     ProviderError,
     ProviderUnavailable,
@@ -59,8 +62,6 @@ METADATA_MAX_PAIRS = 16
 METADATA_MAX_KEY_CHARS = 64
 METADATA_MAX_VALUE_CHARS = 512
 
-#: Largest page ``GET /v1/batches`` serves.
-LIST_PAGE_SIZE = 100
 #: Bytes read at a time when streaming a result file.
 STREAM_CHUNK_BYTES = 1 << 16
 #: Per-call timeout: generous enough for a 200 MB upload, short enough to notice a dead server.
@@ -68,7 +69,7 @@ CLIENT_TIMEOUT = openai.Timeout(120.0, connect=10.0)
 #: Retries the SDK makes on 429, 5xx and dropped connections (with backoff) for safe calls.
 CLIENT_MAX_RETRIES = 2
 
-#: Output modes: a ``json_schema`` response format, or one forced function tool.
+#: Output modes: a ``json_schema`` response format (the default), or one forced function tool.
 MODES = ("json_schema", "tools")
 
 #: Body keys batchline owns; an extra that sets one would change what the answer looks like.
@@ -109,27 +110,26 @@ class OpenAIProvider(Provider):
     limits: ClassVar[ProviderLimits] = ProviderLimits(
         max_requests=50_000, max_bytes=200 * 1024 * 1024
     )
-    credential_env: ClassVar[str] = "OPENAI_API_KEY"
+    required_settings: ClassVar[tuple[RequiredSetting, ...]] = (
+        RequiredSetting("openai_api_key", "OPENAI_API_KEY"),
+    )
+    batch_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"batch_\S+")
+    statuses: ClassVar[Mapping[str, BatchStatus]] = STATUS_MAP
+    example_model: ClassVar[str] = "gpt-4.1-mini"
+    #: Largest page ``GET /v1/batches`` serves.
+    list_page_size: ClassVar[int] = 100
+    option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"output_mode": MODES}
+    reserved_extra: ClassVar[frozenset[str]] = RESERVED_BODY_KEYS
 
     def __init__(self, model: str, settings: Settings, **options: Any) -> None:
         """Options: ``output_mode="json_schema"`` (default) or ``output_mode="tools"``."""
-        unknown = sorted(set(options) - {"output_mode"})
-        if unknown:
-            raise InvalidRequestError(
-                f"unknown OpenAI option(s) {', '.join(unknown)}: the only option is "
-                f"output_mode={' or '.join(repr(m) for m in MODES)}"
-            )
-        mode = options.get("output_mode", "json_schema")
-        if mode not in MODES:
-            raise InvalidRequestError(
-                f"OpenAI output_mode must be {' or '.join(repr(m) for m in MODES)}, got {mode!r}"
-            )
         super().__init__(model, settings, **options)
-        self.mode: str = mode
-        self._client: openai.OpenAI | None = None
+        self.mode: str = self.options["output_mode"]
 
     # -- request lines ---------------------------------------------------------------------
-    def line_encoder(self, response_model: type[BaseModel], options: RequestOptions) -> LineEncoder:
+    def build_encoder(
+        self, response_model: type[BaseModel], options: RequestOptions
+    ) -> LineEncoder:
         """Each line is ``prefix + id + middle + messages + suffix``; only the id and the
         messages are encoded per request."""
         tail = orjson.dumps(self.body_settings(response_model, options))
@@ -144,10 +144,10 @@ class OpenAIProvider(Provider):
         suffix = b"," + tail[1:] + b"}"  # the settings object's keys, then close "body" and line
         dumps = orjson.dumps
         join = b"".join
+        pattern = self.custom_id_pattern
 
         def encode(custom_id: str, messages: Sequence[Message]) -> bytes:
-            if not isinstance(custom_id, str) or not custom_id:
-                raise InvalidRequestError(f"custom_id must be a non-empty string: {custom_id!r}")
+            check_custom_id(custom_id, pattern)
             try:
                 encoded_messages = dumps(messages)
             except orjson.JSONEncodeError as exc:
@@ -162,18 +162,7 @@ class OpenAIProvider(Provider):
         self, response_model: type[BaseModel], options: RequestOptions
     ) -> dict[str, Any]:
         """The request body without ``model`` and ``messages``: the same for every line."""
-        reserved = sorted(RESERVED_BODY_KEYS & set(options.extra))
-        if reserved:
-            raise InvalidRequestError(
-                f"batchline sets {', '.join(reserved)} itself; remove it from the extra options"
-            )
-        if not isinstance(options.max_tokens, int) or options.max_tokens < 1:
-            raise InvalidRequestError(
-                f"max_tokens must be a positive integer: {options.max_tokens}"
-            )
         temperature = options.temperature
-        if temperature is not None and not 0 <= temperature <= 2:
-            raise InvalidRequestError(f"temperature must be between 0 and 2: {temperature}")
         reasoning = is_reasoning_model(self.model)
         body: dict[str, Any] = {}
         # An explicit token key in the extras wins, so a user can pick either for any model.
@@ -183,12 +172,6 @@ class OpenAIProvider(Provider):
             body["temperature"] = temperature
         body.update(self._answer_format(response_model, reasoning))
         body.update(options.extra)
-        try:
-            orjson.dumps(body)
-        except orjson.JSONEncodeError as exc:
-            raise InvalidRequestError(
-                f"the extra options cannot be encoded as JSON: {exc}"
-            ) from exc
         return body
 
     def _answer_format(self, response_model: type[BaseModel], reasoning: bool) -> dict[str, Any]:
@@ -222,27 +205,23 @@ class OpenAIProvider(Provider):
         return plain_answer(record)
 
     # -- the API ---------------------------------------------------------------------------
-    def check_credentials(self) -> None:
-        key = self.settings.openai_api_key
-        if key is None or not key.get_secret_value().strip():
-            raise ConfigurationError(
-                "OPENAI_API_KEY is not set: export your OpenAI API key "
-                "(https://platform.openai.com/api-keys) to submit or read OpenAI batches"
-            )
-
     @property
     def client(self) -> openai.OpenAI:
-        """The SDK client, built on first use (building request files needs no credential)."""
-        if self._client is None:
-            self.check_credentials()
-            assert self.settings.openai_api_key is not None  # checked just above
-            self._client = openai.OpenAI(
-                api_key=self.settings.openai_api_key.get_secret_value(),
-                base_url=self.settings.openai_base_url or None,
+        """The account's SDK client, built on first use (building request files needs no
+        credential) and shared by every provider object of this account in the process."""
+        self.check_credentials()
+        assert self.settings.openai_api_key is not None  # checked just above
+        api_key = self.settings.openai_api_key.get_secret_value()
+        base_url = self.settings.openai_base_url or None
+        return shared_client(
+            (self.name, api_key, base_url),
+            lambda: openai.OpenAI(
+                api_key=api_key,
+                base_url=base_url,
                 max_retries=CLIENT_MAX_RETRIES,
                 timeout=CLIENT_TIMEOUT,
-            )
-        return self._client
+            ),
+        )
 
     def submit(self, source: IO[bytes], metadata: dict[str, str] | None) -> BatchInfo:
         """Upload the file, then create the batch. The create call is never retried by the
@@ -265,23 +244,9 @@ class OpenAIProvider(Provider):
     def list(self, limit: int = 20) -> list[BatchInfo]:
         return [self.to_info(batch) for batch in self._recent_batches(limit)]
 
-    def cancel(self, batch_id: str) -> BatchInfo:
-        """Ask OpenAI to stop the batch. Cancelling a batch that has already ended changes
-        nothing and returns it as it is, so a retried or late cancel is not an error."""
-        current = self.get(batch_id)
-        if current.status.is_terminal:
-            return current
-        try:
-            with translate_errors():
-                batch = self.client.batches.cancel(batch_id)
-        except ProviderError:
-            # The batch may have ended between the two calls: OpenAI refuses to cancel a
-            # finished batch (with a 4xx; the sandbox uses 409, which reads as retryable).
-            latest = self.get(batch_id)
-            if latest.status.is_terminal:
-                return latest
-            raise
-        return self.to_info(batch)
+    def request_cancel(self, batch_id: str) -> BatchInfo:
+        with translate_errors():
+            return self.to_info(self.client.batches.cancel(batch_id))
 
     def iter_result_lines(self, batch_id: str, info: BatchInfo | None = None) -> Iterator[bytes]:
         """Successes come from the output file, failures (and requests a cancelled or expired
@@ -290,6 +255,10 @@ class OpenAIProvider(Provider):
             info = self.get(batch_id)
         for file_id in info.result_locations:
             yield from self._file_lines(file_id)
+
+    def find_marked(self, mark: BatchMark, *, limit: int = 100) -> OwnBatches:
+        """OpenAI keeps batch metadata: the mark's pairs travel on the batch."""
+        return self.matching_metadata(mark, limit=limit)
 
     def find_by_metadata(
         self, key: str, value: str, *, limit: int = 100
@@ -314,7 +283,9 @@ class OpenAIProvider(Provider):
         after: str | openai.Omit = openai.omit
         while remaining > 0:
             with translate_errors():
-                page = self.client.batches.list(limit=min(remaining, LIST_PAGE_SIZE), after=after)
+                page = self.client.batches.list(
+                    limit=min(remaining, self.list_page_size), after=after
+                )
             batches = page.data[:remaining]
             yield from batches
             remaining -= len(batches)

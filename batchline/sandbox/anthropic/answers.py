@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchline.sandbox.fake_model import Ask, FakeModel, block_texts, prompt_tokens
+from batchline.sandbox.fake_model import (
+    Ask,
+    FakeModel,
+    block_texts,
+    cached_tokens,
+    prompt_tokens,
+)
 from batchline.sandbox.faults import LineFault
 from batchline.sandbox.ids import random_token
 from batchline.sandbox.spoiling import (
@@ -40,6 +46,19 @@ def _input_tokens(params: dict[str, Any], schema: dict[str, Any] | None) -> int:
     contents = [m.get("content") for m in params["messages"] if isinstance(m, dict)]
     texts = block_texts([params.get("system"), *contents])
     return prompt_tokens(texts, schema, len(params["messages"]), per_message=4)
+
+
+def _cache_reads(params: dict[str, Any], prompt: int) -> int:
+    """Cache hits of the prompt: the text of the blocks (system first, then messages) up to
+    the last one marked ``cache_control``; none without a marker, as on the real API."""
+    blocks: list[Any] = []
+    for content in [params.get("system"), *(m.get("content") for m in params["messages"])]:
+        if isinstance(content, list):
+            blocks.extend(b for b in content if isinstance(b, dict))
+    marked = [i for i, block in enumerate(blocks) if block.get("cache_control")]
+    if not marked:
+        return 0
+    return cached_tokens(block_texts([blocks[: marked[-1] + 1]]), prompt)
 
 
 def _content(ask: Ask, answer: Any, fault: LineFault | None) -> tuple[list[dict[str, Any]], str]:
@@ -81,6 +100,8 @@ def message(
     output_tokens = FakeModel.count_tokens(written)
     if stop_reason == "max_tokens" and isinstance(params.get("max_tokens"), int):
         output_tokens = params["max_tokens"]
+    prompt = _input_tokens(params, ask.schema)
+    cache_reads = _cache_reads(params, prompt)
     stop_details = None
     if stop_reason == "refusal":
         stop_details = {"type": "refusal", "category": None, "explanation": None}
@@ -94,9 +115,10 @@ def message(
         "stop_sequence": None,
         "stop_details": stop_details,
         "usage": {
-            "input_tokens": _input_tokens(params, ask.schema),
+            # Anthropic's input_tokens leave out the cache reads, reported beside them.
+            "input_tokens": prompt - cache_reads,
             "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "cache_read_input_tokens": cache_reads,
             "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
             "output_tokens": output_tokens,
             "service_tier": "batch",

@@ -37,7 +37,9 @@ def unauthenticated(headers: Headers) -> Response | None:
 
 
 def fault_response(status: int) -> Response:
-    """Anthropic's wording of an injected 429, 503 or other server error."""
+    """Anthropic's wording of an injected 401, 429, 503 or other server error."""
+    if status == 401:
+        return error(401, "authentication_error", "invalid x-api-key")
     if status == 429:
         message = "This request would exceed the rate limit for your organization. Try again later."
         return error(429, "rate_limit_error", message)

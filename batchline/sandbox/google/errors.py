@@ -25,6 +25,8 @@ _HTTP_STATUS = {
     503: "UNAVAILABLE",
 }
 _FAULT_MESSAGES = {
+    401: "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
+    "cookie or other valid authentication credential.",
     429: "Resource exhausted. Please try again later.",
     500: "Internal error encountered.",
     503: "The service is currently unavailable.",
@@ -59,7 +61,7 @@ def unauthenticated(headers: Headers) -> Response | None:
 
 
 def fault_response(status: int) -> Response:
-    """Google's wording of an injected 429, 500 or 503."""
+    """Google's wording of an injected 401, 429, 500 or 503."""
     return google_error(status, _FAULT_MESSAGES[status])
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from batchline.batching.schema_rules.google import as_echoed_number, looks_numeric
-from batchline.sandbox.fake_model import FakeModel
+from batchline.sandbox.fake_model import FakeModel, cached_tokens
 from batchline.sandbox.faults import Faults, LineFault, pick_by_id
 from batchline.sandbox.google.schema_check import schema_status
 from batchline.sandbox.lifecycle import Timeline
@@ -90,7 +90,7 @@ class Answerer:
         response["modelVersion"] = self.model_version
         if fault is LineFault.REFUSAL:
             response["responseId"] = _response_id(digest)
-            response["usageMetadata"] = _usage(prompt_chars, 0)
+            response["usageMetadata"] = _usage(prompt_chars, 0, _cached(request, prompt_chars))
             return dict(sorted(response.items()))
         config = _field(request, "generationConfig", "generation_config") or {}
         text = self._text(request, config, custom_id, fault)
@@ -106,7 +106,8 @@ class Answerer:
         }
         response["candidates"] = [candidate]
         response["responseId"] = _response_id(digest)
-        response["usageMetadata"] = _usage(prompt_chars, output_tokens)
+        cached = _cached(request, prompt_chars)
+        response["usageMetadata"] = _usage(prompt_chars, output_tokens, cached)
         return dict(sorted(response.items()))
 
     def _text(
@@ -162,9 +163,13 @@ def _refusal(*, prompt_blocked: bool) -> dict[str, Any]:
     return {"candidates": [{"finishReason": "SAFETY", "safetyRatings": [rating]}]}
 
 
-def _usage(prompt_chars: int, output_tokens: int) -> dict[str, Any]:
+def _usage(prompt_chars: int, output_tokens: int, cached: int = 0) -> dict[str, Any]:
     prompt_tokens = max(1, prompt_chars // 4)
     usage: dict[str, Any] = {"billablePromptUsage": {"textCount": prompt_chars}}
+    if cached:
+        # Implicit-cache hits, counted inside promptTokenCount as Vertex does.
+        usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
+        usage["cachedContentTokenCount"] = cached
     if output_tokens:
         usage["candidatesTokenCount"] = output_tokens
         usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": output_tokens}]
@@ -174,6 +179,14 @@ def _usage(prompt_chars: int, output_tokens: int) -> dict[str, Any]:
     # Real batch predictions say ON_DEMAND here, not BATCH (see the real predictions files).
     usage["trafficType"] = "ON_DEMAND"
     return usage
+
+
+def _cached(request: dict[str, Any], prompt_chars: int) -> int:
+    """Implicit-cache hits of the prompt: its system instruction's text."""
+    system = _field(request, "systemInstruction", "system_instruction")
+    parts = system.get("parts") if isinstance(system, dict) else None
+    texts = [p.get("text") or "" for p in parts or [] if isinstance(p, dict)]
+    return cached_tokens(texts, max(1, prompt_chars // 4))
 
 
 def _prompt_chars(request: dict[str, Any]) -> int:

@@ -55,6 +55,7 @@ def build_app(ctx: SandboxContext) -> Starlette:
     files, batches = FilesApi(store), BatchesApi(store)
     routes = [
         Route("/v1/files", files.upload, methods=["POST"]),
+        Route("/v1/files", files.list, methods=["GET"]),
         Route("/v1/files/{file_id}", files.get, methods=["GET"]),
         Route("/v1/files/{file_id}", files.delete, methods=["DELETE"]),
         Route("/v1/files/{file_id}/content", files.content, methods=["GET"]),

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchline.sandbox.fake_model import Ask, FakeModel, block_texts, prompt_tokens
+from batchline.sandbox.fake_model import (
+    Ask,
+    FakeModel,
+    block_texts,
+    cached_tokens,
+    prompt_tokens,
+)
 from batchline.sandbox.faults import LineFault, pick_by_id
 from batchline.sandbox.ids import random_hex, random_token
 from batchline.sandbox.spoiling import written_answer
@@ -68,6 +74,16 @@ def _prompt_tokens(body: dict[str, Any], schema: dict[str, Any] | None) -> int:
     return prompt_tokens(block_texts(contents), schema, len(messages), per_message=3)
 
 
+def _cached_tokens(body: dict[str, Any], prompt: int) -> int:
+    """Cache hits of the prompt: its leading system (or developer) messages' text."""
+    prefix: list[Any] = []
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict) or message.get("role") not in ("system", "developer"):
+            break
+        prefix.append(message.get("content"))
+    return cached_tokens(block_texts(prefix), prompt)
+
+
 def completion(
     custom_id: str, body: dict[str, Any], model: FakeModel, fault: LineFault | None, created: int
 ) -> dict[str, Any]:
@@ -108,7 +124,10 @@ def completion(
             "prompt_tokens": prompt,
             "completion_tokens": written_tokens,
             "total_tokens": prompt + written_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {
+                "cached_tokens": _cached_tokens(body, prompt),
+                "audio_tokens": 0,
+            },
             "completion_tokens_details": {
                 "reasoning_tokens": 0,
                 "audio_tokens": 0,

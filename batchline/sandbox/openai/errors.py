@@ -33,7 +33,10 @@ def unauthenticated(headers: Headers) -> Response | None:
 
 
 def fault_response(status: int) -> Response:
-    """OpenAI's wording of an injected 429, 503 or other server error."""
+    """OpenAI's wording of an injected 401, 429, 503 or other server error."""
+    if status == 401:
+        message = "Incorrect API key provided. You can find your API key at platform.openai.com."
+        return error(401, message, code="invalid_api_key")
     if status == 429:
         message = "Rate limit reached for requests. Please try again later."
         return error(429, message, "requests", code="rate_limit_exceeded")

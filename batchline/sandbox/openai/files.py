@@ -1,4 +1,4 @@
-"""OpenAI's Files API, as far as batches use it: upload an input, read a file, fetch, delete.
+"""OpenAI's Files API, as far as batches use it: upload an input, list, read, fetch, delete.
 
 An upload streams to disk (``multipart``) and is kept there; the app's own output and error
 files are added to the same store by ``results``.
@@ -55,6 +55,21 @@ class FilesApi:
         )
         self.store.files.add(stored.id, stored)
         return JSONResponse(stored.as_json())
+
+    async def list(self, request: Request) -> Response:
+        """Every stored file, newest first, in one page (tests ask what was uploaded)."""
+        purpose = request.query_params.get("purpose")
+        files = [f.as_json() for f in self.store.files.newest_first()]
+        data = [f for f in files if purpose is None or f["purpose"] == purpose]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": False,
+            }
+        )
 
     async def get(self, request: Request) -> Response:
         return JSONResponse(self._find(request).as_json())

@@ -77,6 +77,15 @@ class ResultStore(RedisStore):
                 for custom_id, data in zip(part, self.get_many(job.id, part), strict=True):
                     yield data if data is not None else {"custom_id": custom_id, "missing": True}
 
+    def cached_usage(self, job_id: str) -> dict[str, int] | None:
+        """The job's token totals as summed once before (``None`` when not yet summed)."""
+        cached = self.redis.get(self.keys.usage(job_id))
+        return dict(orjson.loads(cached)) if cached else None
+
+    def cache_usage(self, job_id: str, totals: dict[str, int], *, ttl: int) -> None:
+        """Keep the job's token totals beside its results, with their TTL."""
+        self.redis.set(self.keys.usage(job_id), orjson.dumps(totals), ex=ttl)
+
 
 def _dumps(data: dict[str, Any]) -> str:
     return orjson.dumps(data, default=str).decode()
