@@ -52,19 +52,36 @@ def register_tasks(app: Celery) -> None:
     """Define batchline's tasks on ``app`` (each app gets its own, bound to its settings)."""
 
     @app.task(bind=True, name=SUBMIT_JOB, max_retries=None, shared=False)
-    def submit_job(self: Task, job_id: str) -> str:
-        """Split the job into provider batches and create them (claim, call, record)."""
+    def submit_job(self: Task, job_id: str, failures: int = 0, give_up: str = "") -> str:
+        """Split the job into provider batches and create them (claim, call, record).
+
+        ``failures`` counts real errors only: waiting on an undecided claim (``ClaimPending``)
+        is not failing and never spends ``BATCHLINE_MAX_RETRIES``. ``give_up`` is set once
+        they are spent and some claim was still undecided: the retry only settles the claims.
+        """
         rt = _runtime(self)
+        state = {"failures": failures, "give_up": give_up}
         try:
-            return submission.submit_job(rt, job_id).value
+            if give_up:
+                submission.fail_pending_shards(rt, job_id, give_up)
+                return "gave_up"
+            try:
+                return submission.submit_job(rt, job_id).value
+            except (JobNotFoundError, ClaimPending):
+                raise
+            except Exception as exc:
+
+                def end_pending(message: str) -> None:
+                    state["give_up"] = message
+                    submission.fail_pending_shards(rt, job_id, message)
+
+                return _retry_or(self, rt, exc, end_pending, attempt=failures)
         except JobNotFoundError:
             logger.warning("job=%s vanished before submission", job_id)
             return "missing"
         except ClaimPending as exc:
             logger.info("job=%s: %s", job_id, exc)
-            raise self.retry(countdown=exc.retry_in, exc=exc) from None
-        except Exception as exc:
-            return _retry_or(self, rt, exc, lambda m: submission.fail_pending_shards(rt, job_id, m))
+            raise self.retry(countdown=exc.retry_in, exc=exc, kwargs=state) from None
 
     @app.task(bind=True, name=POLL_PROVIDER, shared=False)
     def poll_provider(self: Task, provider: str) -> dict[str, Any]:
@@ -112,13 +129,18 @@ def register_tasks(app: Celery) -> None:
             return _retry_or(self, rt, exc, lambda m: rt.store.record_error(job_id, m))
 
 
-def _retry_or(task: Task, rt: Runtime, exc: Exception, give_up: Any) -> str:
+def _retry_or(
+    task: Task, rt: Runtime, exc: Exception, give_up: Any, *, attempt: int | None = None
+) -> str:
     """Retry ``task`` with exponential backoff, or after the last attempt call ``give_up``.
 
     Provider hiccups (429, 5xx, timeouts) are expected; an unexpected exception may be a bug
     or an outage and is retried the same way, so that a job always ends rather than stalls.
+    ``attempt`` (0-based) is the number of real failures so far when the task counts them
+    itself (default: Celery's retry count); the retry then carries ``failures=attempt + 1``.
     """
-    attempt = task.request.retries
+    counted = attempt is not None
+    attempt = task.request.retries if attempt is None else attempt
     transient = isinstance(exc, ProviderRetryableError)
     # batchline's other errors (a response model workers cannot import, a missing credential,
     # a refused request) say that trying again cannot help.
@@ -126,7 +148,8 @@ def _retry_or(task: Task, rt: Runtime, exc: Exception, give_up: Any) -> str:
     log = logger.warning if transient else logger.exception
     log("%s attempt %d failed: %s", task.name, attempt + 1, exc)
     if not permanent and attempt + 1 < rt.settings.max_retries:
-        raise task.retry(countdown=rt.backoff(attempt), exc=exc) from None
+        kwargs = {"failures": attempt + 1} if counted else None
+        raise task.retry(countdown=rt.backoff(attempt), exc=exc, kwargs=kwargs) from None
     message = f"gave up after {attempt + 1} attempt(s): {type(exc).__name__}: {exc}"
     give_up(message)
     return "gave_up"

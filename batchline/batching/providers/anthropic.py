@@ -120,6 +120,10 @@ class AnthropicProvider(Provider):
         max_temperature=1.0,
         envelope_bytes=ENVELOPE_BYTES,
     )
+    #: A batch's custom ids are readable once it ends, and it ends within 24 hours ("expires
+    #: if processing does not complete within 24 hours", docs.anthropic.com/en/docs/
+    #: build-with-claude/batch-processing, read 2026-12); an hour more covers cancelling.
+    recognisable_within: ClassVar[float] = 25 * 3600.0
     #: Batches asked for per list page (Anthropic's maximum).
     list_page_size: ClassVar[int] = 1000
     #: Retries the SDK makes itself on 429, 5xx and lost connections, with its own backoff;

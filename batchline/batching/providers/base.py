@@ -189,6 +189,10 @@ class Provider(abc.ABC):
     #: Provider options and their allowed values, the first being the default
     #: (``BatchProcessor(..., output_mode="tools")``).
     option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: Seconds after its creation by which a batch of this provider is surely recognisable by
+    #: ``find_marked`` (0: at once, from its metadata). A claim whose candidates are still
+    #: undecided waits this much beyond the submit grace, and no longer.
+    recognisable_within: ClassVar[float] = 0.0
     #: ``RequestOptions.extra`` keys batchline sets itself; one in the extras would change what
     #: the answer looks like, so it is refused.
     reserved_extra: ClassVar[frozenset[str]] = frozenset()
