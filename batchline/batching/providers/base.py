@@ -351,6 +351,13 @@ class Provider(abc.ABC):
         (``matching_metadata``), the requests' custom ids where it has none (Anthropic).
         """
 
+    def read_mark(self, info: BatchInfo) -> BatchMark | None:
+        """The evidence ``find_marked`` matches, read off one listed batch whose owner is not
+        known in advance (``batchline jobs orphans``): here its metadata. Providers without
+        batch metadata read their own evidence (Anthropic: its first custom id, in
+        ``custom_id_prefix``). None while the batch cannot tell yet; ask again later."""
+        return BatchMark(metadata=dict(info.metadata), custom_id_prefix="")
+
     def find_by_metadata(
         self, key: str, value: str, *, limit: int = 100
     ) -> builtins.list[BatchInfo]:
