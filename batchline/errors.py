@@ -22,8 +22,19 @@ class ConfigurationError(BatchlineError):
 
 
 class VolatileRedisError(ConfigurationError):
-    """Workers or beat were started on a Redis that keeps nothing on disk (no AOF, no RDB
-    snapshots) without ``BATCHLINE_ALLOW_VOLATILE_REDIS``: a restart would lose every job."""
+    """Workers or beat were started on a Redis that keeps nothing on disk (no AOF, no RDB)."""
+
+
+class WorkerImportError(ConfigurationError):
+    """A worker cannot import a job's response model or callback; never retried, names the fix."""
+
+
+class ServiceUnavailableError(BatchlineError):
+    """A service batchline needs on this side (Redis) does not answer; the message names it."""
+
+
+class PortInUseError(ConfigurationError):
+    """A port batchline was asked to listen on (sandbox, Flower) is taken by another process."""
 
 
 class InvalidRequestError(BatchlineError, ValueError):
@@ -59,6 +70,15 @@ class SchemaRuleError(ResponseModelError):
     def __init__(self, message: str, violations: Sequence[Violation] = ()) -> None:
         super().__init__(message)
         self.violations = tuple(violations)
+
+
+class JobFailedError(BatchlineError):
+    """``JobHandle.wait()`` found a job the workers could not run (a local mistake)."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id} failed: {reason}")
+        self.job_id = job_id
+        self.reason = reason
 
 
 class ProviderError(BatchlineError):

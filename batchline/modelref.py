@@ -6,7 +6,7 @@ import importlib
 
 from pydantic import BaseModel
 
-from batchline.errors import ResponseModelError
+from batchline.errors import ResponseModelError, WorkerImportError
 
 
 def model_path(model: type[BaseModel]) -> str:
@@ -51,3 +51,26 @@ def import_model(path: str) -> type[BaseModel]:
     if not (isinstance(target, type) and issubclass(target, BaseModel)):
         raise ResponseModelError(f"{path} is not a pydantic BaseModel subclass")
     return target
+
+
+def worker_import_model(path: str) -> type[BaseModel]:
+    """``import_model`` in a worker, where a failure is a deployment mistake, not the
+    caller's: ``WorkerImportError`` saying so and naming the fix."""
+    try:
+        return import_model(path)
+    except ResponseModelError as exc:
+        raise unimportable("response model", path, exc) from None
+
+
+def unimportable(what: str, path: str, exc: BaseException) -> WorkerImportError:
+    """The error for a ``module:Name`` a worker cannot import: exactly what, and the three
+    ways to make the module importable where the worker runs."""
+    module, _, name = path.partition(":")
+    top = module.partition(".")[0]
+    cause = exc.__cause__ or exc
+    return WorkerImportError(
+        f"the workers could not import the {what} {module}.{name} "
+        f"({type(cause).__name__}: {cause}); start the worker in the directory that holds "
+        f"{top!r}, pass --include {module} (or BATCHLINE_INCLUDE={module}), "
+        "or add that directory to PYTHONPATH"
+    )

@@ -15,13 +15,6 @@ from typing import Any
 
 from batchline.pricing import PER_TOKENS, ModelPrice, PriceTable, Rates
 
-#: Providers whose ``input_tokens`` leave out the tokens read from the cache. Anthropic reports
-#: ``input_tokens`` after the last cache breakpoint only; the prompt is input_tokens +
-#: cache_read_input_tokens + cache_creation_input_tokens
-#: (https://platform.claude.com/docs/en/docs/build-with-claude/prompt-caching, read 2026-12-02).
-#: OpenAI's ``prompt_tokens`` and Gemini's ``promptTokenCount`` include their cached tokens.
-INPUT_EXCLUDES_CACHED = frozenset({"anthropic"})
-
 
 @dataclass(slots=True)
 class TokenUsage:
@@ -41,16 +34,13 @@ class TokenUsage:
     def uncached_input(self) -> int:
         return max(0, self.input - self.cached_input)
 
-    def add(self, usage: Mapping[str, Any] | None, provider: str) -> None:
+    def add(self, usage: Mapping[str, Any] | None) -> None:
         """Count one result's normalised usage (``BatchSuccess.usage``/``BatchError.usage``)."""
         if not usage:
             self.unbilled_requests += 1
             return
         cached = _int(usage.get("cached_input_tokens"))
-        inputs = _int(usage.get("input_tokens"))
-        if provider in INPUT_EXCLUDES_CACHED:
-            inputs += cached
-        self.input += inputs
+        self.input += _int(usage.get("input_tokens"))
         self.cached_input += cached
         self.output += _int(usage.get("output_tokens"))
         self.reasoning += _int(usage.get("reasoning_tokens"))
@@ -103,13 +93,13 @@ class Bill:
         }
 
 
-def usage_of(results: Iterable[Any], provider: str) -> TokenUsage:
+def usage_of(results: Iterable[Any]) -> TokenUsage:
     """Token totals over results (``BatchSuccess``/``BatchError`` objects or their ``to_dict``
     dicts, as workers store them)."""
     totals = TokenUsage()
     for result in results:
         usage = result.get("usage") if isinstance(result, dict) else result.usage
-        totals.add(usage, provider)
+        totals.add(usage)
     return totals
 
 
@@ -127,7 +117,7 @@ def results_cost(results: Iterable[Any], model: str, prices: PriceTable) -> Bill
     """The bill for ``results`` of ``model`` (``provider/name``); ``NoPriceError`` first,
     before reading any result, when the model has no price."""
     price = prices.price(model)
-    return bill_for(usage_of(results, model.partition("/")[0]), price, prices.currency)
+    return bill_for(usage_of(results), price, prices.currency)
 
 
 def _int(value: Any) -> int:

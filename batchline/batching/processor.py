@@ -17,6 +17,7 @@ from batchline.batching.options import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE
 from batchline.batching.parsing import ResultsSource, account, iter_parse, iter_source_lines
 from batchline.batching.providers import BatchInfo, Provider, RequestOptions, provider_class
 from batchline.batching.providers.base import Message
+from batchline.batching.request_lines import check_request_file
 from batchline.batching.requests import (
     RequestSource,
     check_messages,
@@ -203,11 +204,14 @@ class BatchProcessor(Generic[T]):
 
         With ``max_cost`` (or the ``BATCHLINE_MAX_COST`` setting) a batch whose upper cost
         estimate is over it raises ``BudgetExceededError`` before anything is uploaded.
+        Every line is checked first (JSON object, the provider's request shape, a unique
+        custom id): a bad line is an ``InvalidRequestError`` naming it, and nothing is sent.
         """
         budget = max_cost if max_cost is not None else self.settings.max_cost
         if budget is not None:
             self.estimate_cost(file_path_or_buffer).check_budget(budget)
         self.check_limits(file_path_or_buffer)
+        check_request_file(file_path_or_buffer, type(self.provider))
         self.provider.check_credentials()
         with open_source(file_path_or_buffer) as handle:
             info = self.provider.submit(handle, metadata)
@@ -245,7 +249,7 @@ class BatchProcessor(Generic[T]):
         receives the raw result lines as they stream by.
         """
         info = self.get_batch(batch_id)
-        if info.status not in RESULT_BEARING_STATUSES:
+        if not has_results(info):
             raise ResultsNotReadyError(
                 f"batch {batch_id} is {info.status.value} ({info.provider_status}); results "
                 "exist once it is completed, cancelled or expired"
@@ -257,12 +261,16 @@ class BatchProcessor(Generic[T]):
         missing_type = {
             BatchStatus.EXPIRED: ErrorType.EXPIRED,
             BatchStatus.CANCELLED: ErrorType.CANCELLED,
+            BatchStatus.FAILED: ErrorType.PROVIDER_ERROR,
         }.get(info.status, ErrorType.MISSING)
+        missing_message = f"no result: the batch ended as {info.status.value}"
+        if info.status is BatchStatus.FAILED and info.error:
+            missing_message = f"{missing_message}: {info.error}"
         return account(
             results,
             expected_ids,
             missing_type=missing_type,
-            missing_message=f"no result: the batch ended as {info.status.value}",
+            missing_message=missing_message,
         )
 
     def retrieve_results(self, batch_id: str) -> list[BatchSuccess[T] | BatchError]:
@@ -351,3 +359,12 @@ def _tee(lines: Iterable[bytes], sink: IO[bytes]) -> Iterator[bytes]:
     for line in lines:
         sink.write(line if line.endswith(b"\n") else line + b"\n")
         yield line
+
+
+def has_results(info: BatchInfo) -> bool:
+    """Whether a batch's results can be read: completed, cancelled or expired, or failed with
+    results written anyway (a failed Vertex job with ``successfulCount > 0`` and an output
+    folder keeps the rows it completed)."""
+    if info.status in RESULT_BEARING_STATUSES:
+        return True
+    return info.status is BatchStatus.FAILED and bool(info.result_locations)

@@ -39,6 +39,10 @@ class ErrorType(StrEnum):
     MALFORMED_LINE = "malformed_line"
     #: The provider returned no line for a request that was submitted.
     MISSING = "missing"
+    #: Never sent: a mistake on this side (a response model or callback the workers cannot
+    #: import, a missing credential). Not in ``RETRYABLE_ERRORS``: fix it, then retry it
+    #: explicitly.
+    CONFIGURATION_ERROR = "configuration_error"
 
 
 @dataclass(slots=True)

@@ -13,8 +13,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(batch.app, name="batch", help="Provider batches: create, list, status, results.")
-app.add_typer(jobs.app, name="jobs", help="Jobs run by batchline's workers.")
+app.add_typer(
+    batch.app,
+    name="batch",
+    help="Provider batches: create-from-file, list, status, cancel, results, retry-file.",
+)
+app.add_typer(
+    jobs.app,
+    name="jobs",
+    help="Jobs run by batchline's workers: list, show, results, cancel, retry.",
+)
 services.register(app)
 ops.register(app)
 

@@ -137,8 +137,20 @@ def cancel(
     model: ModelOpt = None,
 ) -> None:
     """Ask the provider to cancel a batch (finished requests keep their results)."""
-    info = _processor(model, batch_id, None).cancel_batch(batch_id)
-    console.print(f"{batch_id}: {info['status']} ({info['provider_status']})")
+    from batchline.batching.status import BatchStatus
+
+    processor = _processor(model, batch_id, None)
+    before = processor.get_batch(batch_id)
+    if before.status.is_terminal:
+        console.print(
+            f"{batch_id} has already ended ({before.status.value}, "
+            f"{before.provider_status}): nothing to cancel"
+        )
+        return
+    info = processor.cancel_batch(batch_id)
+    ending = info["status"] in (BatchStatus.CANCELLING.value, BatchStatus.CANCELLED.value)
+    said = "cancel requested" if ending else "the provider did not cancel it"
+    console.print(f"{batch_id}: {said}; now {info['status']} ({info['provider_status']})")
 
 
 @app.command("results")
@@ -194,6 +206,10 @@ def retry_file(
 
     errors = list(_errors_in(results_file))
     kinds = error_type or sorted(RETRYABLE_ERRORS)
+    if not any(str(e.error_type) in kinds for e in errors):
+        # Nothing failed that way: a good outcome, not an error; no file is written.
+        console.print(f"nothing to retry: no request failed with {', '.join(kinds)}")
+        return
     _processor(model, None, None).create_retry_batch(
         str(file_path), errors, output_file, error_types=kinds
     )

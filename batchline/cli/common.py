@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import typing
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -42,10 +43,33 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except (BatchlineError, FileNotFoundError, PermissionError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(str(exc))
+        except Exception as exc:
+            # Redis going away mid-command is the user's outage, not our bug: one line too.
+            if not type(exc).__module__.startswith("redis."):
+                raise
+            fail(f"Redis stopped answering: {exc}")
 
     return wrapper
+
+
+def fail(message: str) -> typing.NoReturn:
+    """Print one red ``error:`` line on stderr and exit with code 1."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
+
+
+def require_redis(url: str | None = None) -> str:
+    """Check ``REDIS_URL`` (or ``url``) parses and answers, before anything that needs Redis
+    starts (see ``batchline.workers.stores.connection.check_redis``)."""
+    from batchline.workers.stores.connection import check_redis
+
+    return check_redis(url)
+
+
+#: Width of output that goes to a pipe or a log with no ``COLUMNS``: Rich would assume 80 and
+#: cut table cells (ids, costs) that a reader of the log needs whole.
+PIPED_WIDTH = 200
 
 
 def honour_columns() -> None:
@@ -54,6 +78,8 @@ def honour_columns() -> None:
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit():
         console.width = int(columns)
+    elif not console.is_terminal:
+        console.width = PIPED_WIDTH
 
 
 def load_model(path: str | None) -> Any:

@@ -14,7 +14,14 @@ import orjson
 import typer
 from rich.table import Table
 
-from batchline.cli.common import ErrorTypesOpt, console, outcome_of, print_outcomes, user_errors
+from batchline.cli.common import (
+    ErrorTypesOpt,
+    console,
+    outcome_of,
+    print_outcomes,
+    require_redis,
+    user_errors,
+)
 from batchline.cli.costs import bill_cell, bill_line
 
 if TYPE_CHECKING:
@@ -35,10 +42,15 @@ _STATE_STYLES = {
 
 
 def _celery_app() -> BatchlineCelery:
-    from batchline.workers.app import create_app
     from batchline.workers.settings import WorkerSettings
 
-    return create_app(WorkerSettings())
+    settings = WorkerSettings()
+    # Before importing the app module: it builds the default app, whose Redis client would
+    # answer a malformed REDIS_URL with a traceback.
+    require_redis(settings.redis_url)
+    from batchline.workers.app import create_app
+
+    return create_app(settings)
 
 
 def _when(value: float | str | None) -> str:
@@ -195,8 +207,14 @@ def results(
 def cancel(job_id: JobIdArg) -> None:
     """Ask the workers to cancel a job (finished requests keep their results)."""
     from batchline.workers.api import get_job
+    from batchline.workers.jobs import OUTCOME_STATES, RESULTS_READY_STATES
 
     handle = get_job(job_id, _celery_app())
+    job = handle.job()
+    if job.state in OUTCOME_STATES | RESULTS_READY_STATES:
+        ended = job.outcome or job.state.value
+        console.print(f"job {job_id} has already finished ({ended}): nothing to cancel")
+        return
     handle.cancel()
     console.print(f"job {job_id}: cancel requested; the workers will stop it")
 

@@ -18,7 +18,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from batchline.cli.common import console, err_console, user_errors
+from batchline.cli.common import (
+    console,
+    err_console,
+    require_redis,
+    user_errors,
+)
 from batchline.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -31,7 +36,9 @@ CELERY_APP = "batchline.workers.app"
 def register(app: typer.Typer) -> None:
     """Add the operations commands to the top-level app."""
     app.command("flower")(flower)
-    app.command("demo")(demo)
+    app.command(
+        "demo", short_help="Run one job per provider end to end and show what batching saved."
+    )(demo)
 
 
 def check_basic_auth(value: str) -> list[str]:
@@ -109,6 +116,7 @@ def flower(
 ) -> None:
     """Run Flower, Celery's monitoring UI, on batchline's workers (basic auth required)."""
     from batchline.config import get_settings
+    from batchline.ports import check_port_free
 
     argv, env = flower_command(
         address=address,
@@ -117,6 +125,9 @@ def flower(
         unauthenticated=unauthenticated,
         extra=list(extra or []),
     )
+    # Flower would print a traceback for either, and keep retrying a Redis that is not there.
+    require_redis()
+    check_port_free(address, port, "Flower")
     if "FLOWER_BASIC_AUTH" not in env:
         err_console.print(
             "[bold yellow]warning:[/] Flower is running without authentication", highlight=False
@@ -154,7 +165,13 @@ def demo(
     what the batch APIs saved. Offline with no arguments; real providers with --model."""
     from rich.live import Live
 
+    from batchline.config import get_settings
     from batchline.demo import DemoEvents, DemoOptions, run_demo
+
+    # The demo starts its own redis-server when none answers, but a typo cannot be guessed.
+    from batchline.workers.stores.connection import quick_client
+
+    quick_client(get_settings().redis_url).close()
 
     options = DemoOptions(
         models=tuple(model or ()), sandbox=sandbox, requests_per_job=requests, log_dir=log_dir

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -280,10 +281,21 @@ def run_demo(options: DemoOptions, events: DemoEvents) -> DemoReport:
 
 
 def _workdir(stack: ExitStack, log_dir: Path | None) -> Path:
+    """Where the worker's and beat's logs go: ``log_dir``, or a temporary directory that is
+    removed only when the demo succeeds (its path was printed; after a failure the logs are
+    what the user reads next)."""
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         return log_dir.resolve()
-    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="batchline-demo-")))
+    workdir = Path(tempfile.mkdtemp(prefix="batchline-demo-"))
+
+    def remove_on_success(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return False
+
+    stack.push(remove_on_success)
+    return workdir
 
 
 def _service_env(
@@ -429,7 +441,7 @@ def _job_report(handle: JobHandle[Contact], model: str) -> JobReport:
     if JobState(summary.state) in RESULTS_READY_STATES:
         for result in handle.iter_results():
             # Errors that carry usage were billed too (a truncated answer was generated).
-            tokens.add(result.usage, summary.provider)
+            tokens.add(result.usage)
             if result.success:
                 succeeded += 1
             else:

@@ -6,6 +6,7 @@ so code under test gets the same parsed objects every run.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -106,6 +107,30 @@ def cached_tokens(prefix_texts: list[str], prompt: int) -> int:
         return 0
     prefix = FakeModel.count_tokens("".join(prefix_texts))
     return min(prompt, prefix // CACHE_BLOCK_TOKENS * CACHE_BLOCK_TOKENS)
+
+
+def schema_asked_in(texts: Iterable[str]) -> dict[str, Any] | None:
+    """The JSON Schema a prompt carries, if it also asks for JSON; else None.
+
+    Clients without a native structured-output call (batchata and steadybatch on Anthropic)
+    write the schema into the system prompt and ask for JSON; a real model answers with the
+    JSON, so the fake one does too. A schema is the first JSON object in the text that has
+    ``properties`` or a ``type``; the text must say "JSON" somewhere.
+    """
+    decoder = json.JSONDecoder()
+    for text in texts:
+        if "json" not in text.lower():
+            continue
+        start = text.find("{")
+        while start >= 0:
+            try:
+                found, _ = decoder.raw_decode(text, start)
+            except ValueError:
+                found = None
+            if isinstance(found, dict) and ("properties" in found or "type" in found):
+                return found
+            start = text.find("{", start + 1)
+    return None
 
 
 # -- answers generated from a schema -------------------------------------------------------------

@@ -15,7 +15,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
+from batchline.errors import InvalidRequestError
+
 _Choice = TypeVar("_Choice")
+
+#: The shares of requests that draw a line fault, tried in this order.
+_LINE_RATES = (
+    "error_rate",
+    "invalid_json_rate",
+    "schema_violation_rate",
+    "truncated_rate",
+    "refusal_rate",
+)
+#: The shares of API calls answered with an HTTP error.
+_HTTP_RATES = ("http_429_rate", "http_500_rate", "http_503_rate")
+_RATES = (*_LINE_RATES, *_HTTP_RATES, "partial_share")
 
 
 class LineFault(StrEnum):
@@ -59,12 +73,38 @@ class Faults:
     #: Vertex: echo a numeric-looking ``key`` as a JSON number ("007" comes back as 7), as a
     #: live capture shows the real service doing (issue 15).
     numeric_keys: bool = False
+    #: OpenAI: how many batches, from now on, fail validation with ``token_limit_exceeded``
+    #: (the organisation's enqueued-token quota is full) before capacity frees and batches run.
+    capacity_refusals: int = 0
+    #: Vertex AI: a job fails partway, after ``partial_share`` of its requests ran; their rows
+    #: are written, so the failed job reports ``successfulCount > 0`` and an output folder.
+    fail_partway: bool = False
     _rng: random.Random = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """Refuse settings that cannot mean anything, rather than run a sandbox that quietly
+        ignores them: a rate outside 0..1, or an unknown batch outcome.
+
+        Raises:
+            InvalidRequestError: naming the setting and the values it accepts.
+        """
         if self.batch_outcome is not None:
-            self.batch_outcome = BatchOutcome(self.batch_outcome)
+            try:
+                self.batch_outcome = BatchOutcome(self.batch_outcome)
+            except ValueError:
+                choices = ", ".join(outcome.value for outcome in BatchOutcome)
+                raise InvalidRequestError(
+                    f"batch outcome {self.batch_outcome!r} is not one of {choices}"
+                ) from None
+        for name in _RATES:
+            rate = getattr(self, name)
+            if not 0.0 <= rate <= 1.0:
+                raise InvalidRequestError(f"{name} must be between 0 and 1, got {rate:g}")
+        if self.completion_delay < 0:
+            raise InvalidRequestError(
+                f"completion_delay must be 0 or more seconds, got {self.completion_delay:g}"
+            )
         self._rng = random.Random(self.seed)
 
     def _unit(self, key: str) -> float:
@@ -89,6 +129,15 @@ class Faults:
     def finishes_before_end(self, custom_id: str) -> bool:
         """For expired/cancelled batches: whether this request ran before the batch ended."""
         return self._unit("partial:" + custom_id) < self.partial_share
+
+    def take_capacity_refusal(self) -> bool:
+        """Whether the batch being created now finds the enqueued-token quota full; each
+        refusal uses one of ``capacity_refusals``."""
+        with self._lock:
+            if self.capacity_refusals <= 0:
+                return False
+            self.capacity_refusals -= 1
+            return True
 
     def http_fault(self) -> int | None:
         """An HTTP status to fail this call with, or None. Drawn from a seeded stream."""

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from batchline.ports import check_port_free
 from batchline.sandbox import anthropic as anthropic_app
 from batchline.sandbox import google as google_app
 from batchline.sandbox import openai as openai_app
@@ -142,8 +143,11 @@ class Sandbox:
         )
 
     def start(self) -> Self:
+        """Start both servers in threads; ``PortInUseError`` if either port is taken."""
         from gcp_storage_emulator.server import create_server
 
+        check_port_free(self.host, self.port, "the sandbox's provider APIs")
+        check_port_free(self.host, self.gcs_port, "the sandbox's Cloud Storage")
         self._gcs = create_server(
             self.host, self.gcs_port, in_memory=True, default_bucket=self.bucket
         )
@@ -162,6 +166,7 @@ class Sandbox:
         deadline = time.monotonic() + 10
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
+                self.stop()  # the Cloud Storage server would keep the process alive
                 raise RuntimeError(f"sandbox did not start on {self.host}:{self.port}")
             time.sleep(0.01)
         return self
@@ -176,8 +181,10 @@ class Sandbox:
         self._server = self._thread = self._gcs = None
 
     def serve_forever(self) -> None:
-        """Run in the foreground until interrupted (the ``batchline sandbox`` command)."""
-        self.start()
+        """Run in the foreground until interrupted (the ``batchline sandbox`` command);
+        starts the servers unless ``start`` already did."""
+        if self._server is None:
+            self.start()
         try:
             while self._thread is not None and self._thread.is_alive():
                 self._thread.join(timeout=0.5)

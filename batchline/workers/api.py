@@ -36,6 +36,7 @@ from batchline.batching.results import (
 )
 from batchline.errors import (
     InvalidRequestError,
+    JobFailedError,
     ResultsExpiredError,
     ResultsNotReadyError,
     UnknownProviderError,
@@ -207,7 +208,16 @@ class JobSummary:
 #: The summary's fields that are timestamps (epoch seconds in the record, ISO 8601 here).
 _TIMESTAMPS = ("created_at", "submitted_at", "finished_at", "updated_at")
 #: A shard's fields shown in a summary, beside its ``requests`` (its size).
-_SHARD_FIELDS = ("index", "batch_id", "state", "status", "provider_status", "counts", "error")
+_SHARD_FIELDS = (
+    "index",
+    "batch_id",
+    "state",
+    "status",
+    "provider_status",
+    "counts",
+    "error",
+    "capacity_waits",
+)
 
 
 def _shard_summary(shard: Shard) -> dict[str, Any]:
@@ -215,10 +225,16 @@ def _shard_summary(shard: Shard) -> dict[str, Any]:
 
 
 class JobHandle(Generic[T]):
-    """A job in the workers' hands: its state, its results once stored, and cancel."""
+    """A job in the workers' hands: its state, its results once stored, and cancel.
+
+    ``id`` is the job's id (16 hex characters): keep it to find the job again later with
+    ``get_job(id)`` or ``batchline jobs show ID``; it also starts every custom id of the
+    job's provider requests, and callbacks and webhooks carry it.
+    """
 
     def __init__(self, job_id: str, app: Celery | None = None) -> None:
-        self.id = job_id
+        #: The job's id, as ``enqueue_batch`` made it (see the class docstring).
+        self.id: str = job_id
         self.app = app or default_app()
         self._rt = _runtime(self.app)
 
@@ -243,13 +259,26 @@ class JobHandle(Generic[T]):
         self, timeout: float | None = None, *, callbacks: bool = False, interval: float = 0.05
     ) -> JobState:
         """Block until the results are stored (or, with ``callbacks=True``, until every
-        callback has ended); return the state. Raises ``TimeoutError`` after ``timeout``."""
+        callback has ended); return the state.
+
+        Requests the provider failed are errors in ``results()``, as always. But a job the
+        workers could not run at all raises instead, so that it cannot pass for a finished
+        one: requests that came back as ``configuration_error`` (a response model the workers
+        cannot import, a missing credential) or, with ``callbacks=True``, a callback they
+        cannot import.
+
+        Raises:
+            JobFailedError: the workers could not run the job (or a callback); the reason
+                says what to fix.
+            TimeoutError: the job did not get there within ``timeout`` seconds.
+        """
         targets = TERMINAL_STATES if callbacks else RESULTS_READY_STATES
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = interval
         while True:
             state = self.status()
             if state in targets:
+                self._raise_if_not_run(callbacks=callbacks)
                 return state
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"job {self.id} is still {state.value} after {timeout} s")
@@ -267,6 +296,23 @@ class JobHandle(Generic[T]):
                 f"job {self.id} is {job.state.value}: its cost is known once results are stored"
             )
         return bill
+
+    def _raise_if_not_run(self, *, callbacks: bool) -> None:
+        """``JobFailedError`` when a local mistake kept the job (or a callback) from running."""
+        job = self.job()
+        local = ErrorType.CONFIGURATION_ERROR.value
+        unsent = job.counts.get(local, 0)
+        if unsent:
+            raise JobFailedError(
+                self.id,
+                f"{unsent:,} of {job.request_count:,} request(s) never ran: {job.last_error}",
+            )
+        if callbacks:
+            for entry in self._rt.callbacks.states(self.id):
+                if entry.error_type == local:
+                    raise JobFailedError(
+                        self.id, f"callback {entry.target} failed: {entry.last_error}"
+                    )
 
     def results(self) -> list[BatchSuccess[T] | BatchError]:
         """Every request's typed result, in request order."""

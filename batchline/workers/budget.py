@@ -55,7 +55,7 @@ def job_usage(rt: Runtime, job: Job) -> TokenUsage | None:
     if cached:
         return TokenUsage(**cached)
     stored = rt.results.iter_stored(job, rt.store.load_shards(job), rt.settings.results_chunk_size)
-    totals = usage_of((data for data in stored if not data.get("missing")), job.provider)
+    totals = usage_of(data for data in stored if not data.get("missing"))
     rt.results.cache_usage(job.id, totals.to_dict(), ttl=rt.settings.results_ttl)
     return totals
 

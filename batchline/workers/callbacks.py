@@ -29,7 +29,8 @@ from typing import Any
 import httpx
 import orjson
 
-from batchline.errors import CallbackError, PermanentCallbackError
+from batchline.batching.results import ErrorType
+from batchline.errors import CallbackError, ConfigurationError, PermanentCallbackError
 from batchline.workers.api import JobHandle
 from batchline.workers.callbackspec import (
     CallbackKind,
@@ -145,11 +146,15 @@ def fire(
         _invoke(rt, job, spec, index)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        give_up = isinstance(exc, PermanentCallbackError) or (
-            attempt + 1 >= rt.settings.callback_max_retries
+        local = isinstance(exc, ConfigurationError)  # e.g. its module does not import here
+        give_up = (
+            local
+            or isinstance(exc, PermanentCallbackError)
+            or (attempt + 1 >= rt.settings.callback_max_retries)
         )
         state = CallbackState.FAILED if give_up else CallbackState.RETRYING
-        _record(rt, job_id, index, spec, state, attempt + 1, message)
+        kind = ErrorType.CONFIGURATION_ERROR.value if local else ""
+        _record(rt, job_id, index, spec, state, attempt + 1, message, error_type=kind)
         rt.store.record_error(job_id, f"callback {spec.label} failed: {message}")
         logger.warning(
             "job=%s callback=%s attempt=%d failed%s: %s",
@@ -222,8 +227,12 @@ def _record(
     state: CallbackState,
     attempts: int,
     error: str = "",
+    *,
+    error_type: str = "",
 ) -> None:
-    status = CallbackStatus.of(spec, state, attempts, error, time.time())
+    """``error_type`` is ``configuration_error`` for a callback that failed on this side
+    (``JobHandle.wait`` raises for those), "" otherwise."""
+    status = CallbackStatus.of(spec, state, attempts, error, time.time(), error_type=error_type)
     rt.callbacks.record(job_id, index, status)
 
 

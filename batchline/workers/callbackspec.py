@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from batchline.errors import InvalidRequestError, PermanentCallbackError, ResponseModelError
+from batchline.modelref import unimportable
 
 if TYPE_CHECKING:
     from batchline.workers.api import JobHandle
@@ -67,12 +68,22 @@ class CallbackStatus:
     attempts: int
     last_error: str
     updated_at: float
+    #: ``configuration_error`` when it failed on this side (its module does not import in the
+    #: worker), else "": ``JobHandle.wait`` raises for those.
+    error_type: str = ""
 
     @classmethod
     def of(
-        cls, spec: CallbackSpec, state: CallbackState, attempts: int, error: str, at: float
+        cls,
+        spec: CallbackSpec,
+        state: CallbackState,
+        attempts: int,
+        error: str,
+        at: float,
+        *,
+        error_type: str = "",
     ) -> CallbackStatus:
-        return cls(spec.kind, spec.target, spec.queue, state, attempts, error, at)
+        return cls(spec.kind, spec.target, spec.queue, state, attempts, error, at, error_type)
 
 
 def task(name: str, *, queue: str | None = None) -> CallbackSpec:
@@ -142,13 +153,10 @@ def _registered_path(func: Callable[..., Any]) -> str:
 def resolve_function(path: str) -> Callable[[JobHandle[Any]], Any]:
     """Find a registered callback, importing its module first if this process has not."""
     if path not in _REGISTRY:
-        module_name = path.partition(":")[0]
         try:
-            importlib.import_module(module_name)
+            importlib.import_module(path.partition(":")[0])
         except ImportError as exc:
-            raise PermanentCallbackError(
-                f"cannot import callback module {module_name!r}: {exc}"
-            ) from exc
+            raise unimportable("callback", path, exc) from None
     try:
         return _REGISTRY[path]
     except KeyError:

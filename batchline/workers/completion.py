@@ -15,6 +15,7 @@ import orjson
 
 from batchline.batching.results import BatchError, ErrorType
 from batchline.batching.status import RESULT_BEARING_STATUSES, BatchStatus
+from batchline.errors import ResultsNotReadyError
 from batchline.files import atomic_file
 from batchline.workers import callbacks
 from batchline.workers.jobs import (
@@ -96,16 +97,27 @@ def _shard_results(
     if give_up:
         yield from _keep_stored(rt, job, expected, give_up)
         return
-    if shard.batch_id and shard.status in RESULT_BEARING_STATUSES:
+    readable = RESULT_BEARING_STATUSES
+    if shard.batch_id and shard.status in readable | {BatchStatus.FAILED}:
         # Reading results takes two calls at least: the batch, then its result file.
         rt.limiter.acquire(job.provider, calls=2)
         processor = rt.processor(job)
-        for result in processor.iter_results(shard.batch_id, expected_ids=expected):
-            yield result.to_dict()
-        return
+        try:
+            results = processor.iter_results(shard.batch_id, expected_ids=expected)
+        except ResultsNotReadyError:
+            # Failed with nothing written (the usual failure): handled below. A failed Vertex
+            # job that wrote its completed rows is read like any other.
+            if shard.status in readable:
+                raise
+        else:
+            for result in results:
+                yield result.to_dict()
+            return
     # No provider batch, or one that failed as a whole: every request gets the batch's error.
     cancelled = shard.status is BatchStatus.CANCELLED
     error_type = ErrorType.CANCELLED if cancelled else ErrorType.PROVIDER_ERROR
+    if shard.error_type:
+        error_type = ErrorType(shard.error_type)
     ended_as = shard.status.value if shard.status else "failed"
     message = shard.error or f"the provider batch ended as {ended_as}"
     for cid in expected:

@@ -100,8 +100,14 @@ class Shard:
     status: BatchStatus | None = None
     provider_status: str = ""
     error: str = ""
+    #: For a shard that ended without a provider batch: the ``ErrorType`` its requests get
+    #: ("" = provider_error, or cancelled when the status says so).
+    error_type: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     poll_failures: int = 0
+    #: Times the shard was sent again because its batch failed over the provider's
+    #: enqueued-token quota (OpenAI's ``token_limit_exceeded``); bounded in ``polling``.
+    capacity_waits: int = 0
 
     @property
     def size(self) -> int:

@@ -37,6 +37,11 @@ logger = logging.getLogger("batchline.workers")
 
 #: Most batches one list call may ask for; beyond this, single gets are cheaper to reason about.
 LIST_LIMIT = 1000
+#: Times a shard is sent again after its batch failed over the enqueued-token quota, before
+#: the shard fails for good. Waits double from one poll interval up to ``retry_backoff_max``.
+MAX_CAPACITY_WAITS = 8
+#: ``provider_status`` of a shard waiting for quota to free: the code the provider failed with.
+CAPACITY_WAIT = "token_limit_exceeded"
 
 
 @dataclass(slots=True)
@@ -49,6 +54,8 @@ class PollReport:
     ended: list[str] = field(default_factory=list)
     errors: int = 0
     skipped: bool = False
+    #: Shards whose wait for the provider's token quota is over: the task sends them again.
+    resubmit: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -58,6 +65,7 @@ class PollReport:
             "ended": self.ended,
             "errors": self.errors,
             "skipped": self.skipped,
+            "resubmit": self.resubmit,
         }
 
 
@@ -122,6 +130,8 @@ def _poll(
             rt.polls.drop(provider_name, item)  # the job was deleted
         elif found[1].state is ShardState.SUBMITTED:
             watched.append(found)
+        elif found[1].state is ShardState.PENDING and found[1].provider_status == CAPACITY_WAIT:
+            report.resubmit.append(item)  # the task sends it again (submission sits above us)
         else:  # ended before a crash cut the last tick short: finish what it started
             maybe_finish(rt, found[0].id, resend=True)
             rt.polls.drop(provider_name, item)
@@ -138,6 +148,8 @@ def _poll(
             info = infos.get(shard.batch_id)
             if info is None:
                 _failed_poll(rt, job, shard, failures.get(shard.batch_id), report)
+            elif over_capacity(info) and shard.capacity_waits < MAX_CAPACITY_WAITS:
+                _wait_for_capacity(rt, job, shard, info)
             elif info.status.is_terminal:
                 report.ended.append(member(job.id, shard.index))
                 _end(
@@ -202,6 +214,46 @@ def _end(rt: Runtime, job: Job, shard: Shard, **fields: object) -> None:
     )
     maybe_finish(rt, job.id)
     rt.polls.drop(job.provider, member(job.id, shard.index))
+
+
+def over_capacity(info: BatchInfo) -> bool:
+    """Whether the batch failed only because the enqueued-token quota was full.
+
+    OpenAI accepts such a batch and fails it in validation with ``token_limit_exceeded``
+    (openai/openai-python#2084); nothing is wrong with the requests, so they are sent again.
+    """
+    if info.status is not BatchStatus.FAILED:
+        return False
+    errors = (info.raw.get("errors") or {}).get("data") or []
+    return any(isinstance(e, dict) and e.get("code") == CAPACITY_WAIT for e in errors)
+
+
+def _wait_for_capacity(rt: Runtime, job: Job, shard: Shard, info: BatchInfo) -> None:
+    """Put the shard back to ``pending`` with its failed batch forgotten, and come back for it
+    after a wait that doubles each time; ``_resubmit`` sends it then."""
+    waits = shard.capacity_waits + 1
+    moved = rt.store.transition_shard(
+        job.id,
+        shard.index,
+        ShardState.PENDING,
+        from_states=(ShardState.SUBMITTED,),
+        batch_id="",
+        status=None,
+        provider_status=CAPACITY_WAIT,
+        error=info.error or CAPACITY_WAIT,
+        capacity_waits=waits,
+    )
+    if not moved:
+        return
+    # The claim still names the failed batch; without it the next submit makes a new one.
+    rt.claims.compare_and_delete(rt.keys.submit_claim(job.id, shard.index), shard.batch_id)
+    rt.store.record_error(
+        job.id,
+        f"shard {shard.index}: batch {shard.batch_id} failed over the enqueued-token quota; "
+        f"sending it again ({waits} of {MAX_CAPACITY_WAITS})",
+    )
+    delay = min(rt.settings.poll_interval * 2**waits, rt.settings.retry_backoff_max)
+    schedule(rt, job.provider, job.id, shard.index, delay=max(delay, rt.settings.poll_interval))
 
 
 def _failed_poll(

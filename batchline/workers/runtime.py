@@ -17,7 +17,7 @@ import redis
 
 from batchline.batching.processor import BatchProcessor
 from batchline.batching.providers import Provider, provider_class
-from batchline.modelref import import_model
+from batchline.modelref import worker_import_model
 from batchline.workers.jobs import Job
 from batchline.workers.keys import Keys
 from batchline.workers.ratelimit import RateLimiter
@@ -73,7 +73,7 @@ class Runtime:
             return found
         built = BatchProcessor(
             job.model,
-            import_model(job.response_model),
+            worker_import_model(job.response_model),
             settings=self.settings,
             **job.provider_options,
         )

@@ -29,12 +29,15 @@ from typing import Any
 from batchline.batching.options import RequestOptions
 from batchline.batching.processor import BatchProcessor
 from batchline.batching.providers import provider_class
+from batchline.batching.results import ErrorType
 from batchline.batching.status import BatchStatus
 from batchline.errors import (
     BatchlineError,
     ClaimPending,
+    ConfigurationError,
     ProviderRejected,
     ProviderRetryableError,
+    ResponseModelError,
 )
 from batchline.workers import polling
 from batchline.workers.jobs import (
@@ -49,6 +52,7 @@ from batchline.workers.jobs import (
 from batchline.workers.payloads import read_requests
 from batchline.workers.reconcile import cancel_duplicate, claim_deadline, reconcile, shard_mark
 from batchline.workers.runtime import Runtime
+from batchline.workers.stores.polls import parse_member
 from batchline.workers.tasknames import CANCEL_JOB, COMPLETE_JOB
 
 logger = logging.getLogger("batchline.workers")
@@ -138,9 +142,12 @@ def after_submission(rt: Runtime, job_id: str) -> JobState:
     return store.load(job_id).state
 
 
-def fail_pending_shards(rt: Runtime, job_id: str, message: str) -> None:
+def fail_pending_shards(
+    rt: Runtime, job_id: str, message: str, error_type: ErrorType | None = None
+) -> None:
     """Give up on every shard without a provider batch (after the last retry, or when the job
-    cannot be built at all), so that the job still ends and its requests come back as errors.
+    cannot be built at all), so that the job still ends and its requests come back as errors
+    (``error_type``, provider_error by default).
 
     A shard whose claim is undecided (a call that may have created a batch) is never ended:
     this raises ``ClaimPending`` until the claim is decided (its batch adopted, or its
@@ -161,7 +168,7 @@ def fail_pending_shards(rt: Runtime, job_id: str, message: str) -> None:
         if wait > 0:
             waits.append(wait)
         else:
-            end_shard(rt, job, shard, BatchStatus.FAILED, message)
+            end_shard(rt, job, shard, BatchStatus.FAILED, message, error_type)
     if waits:
         raise ClaimPending(
             f"giving up, but {len(waits)} shard(s) have a claim whose batch may exist; waiting "
@@ -201,8 +208,16 @@ def _settle_claim(rt: Runtime, job: Job, shard: Shard) -> float | None:
     return min(left, cap) if left > 0 else 0.0
 
 
-def end_shard(rt: Runtime, job: Job, shard: Shard, status: BatchStatus, error: str) -> None:
-    """Mark a shard finished without a provider batch (rejected, or cancelled first)."""
+def end_shard(
+    rt: Runtime,
+    job: Job,
+    shard: Shard,
+    status: BatchStatus,
+    error: str,
+    error_type: ErrorType | None = None,
+) -> None:
+    """Mark a shard finished without a provider batch (rejected, or cancelled first);
+    ``error_type`` is what its requests come back as, when not the status's default."""
     rt.store.transition_shard(
         job.id,
         shard.index,
@@ -210,7 +225,17 @@ def end_shard(rt: Runtime, job: Job, shard: Shard, status: BatchStatus, error: s
         from_states=(ShardState.PENDING,),
         status=status,
         error=error,
+        error_type=error_type.value if error_type else "",
     )
+
+
+def failure_type(exc: BaseException) -> ErrorType:
+    """How requests that never reached the provider because of ``exc`` come back: a mistake
+    on this side (configuration, an unimportable response model) is not a provider error,
+    which ``retry_failed`` would retry by default."""
+    if isinstance(exc, ConfigurationError | ResponseModelError):
+        return ErrorType.CONFIGURATION_ERROR
+    return ErrorType.PROVIDER_ERROR
 
 
 # -- one shard: claim, call, record -------------------------------------------------------------
@@ -285,7 +310,7 @@ def _call_and_record(
             # Refused for good (ProviderRejected, over a limit, a missing credential): the
             # provider created nothing, and asking again cannot help. The shard ends before
             # the claim says so, so that no other run mistakes the claim for a batch id.
-            end_shard(rt, job, shard, BatchStatus.FAILED, str(exc))
+            end_shard(rt, job, shard, BatchStatus.FAILED, str(exc), failure_type(exc))
             rt.claims.set(claim_key, f"{_REJECTED}{time.time()!r}")
             rt.store.record_error(job.id, f"shard {shard.index} rejected: {exc}")
             return
@@ -383,3 +408,25 @@ def cancel_job(rt: Runtime, job_id: str) -> JobState:
             except ProviderRejected as exc:  # e.g. it ended meanwhile: nothing left to cancel
                 store.record_error(job_id, f"cancelling shard {shard.index}: {exc}")
     return store.load(job_id).state
+
+
+def resubmit_waiting(rt: Runtime, item: str) -> None:
+    """Send again a shard whose wait for the provider's token quota is over (the poll tick
+    found it due); if that cannot happen now, it is due again next interval."""
+    job_id, index = parse_member(item)
+    job = rt.store.load(job_id)
+    shard = rt.store.load_shard(job_id, index)
+    if shard.state is not ShardState.PENDING:
+        return  # a concurrent tick sent it already
+    if job.cancel_requested:
+        end_shard(rt, job, shard, BatchStatus.CANCELLED, "cancelled while waiting for capacity")
+    else:
+        try:
+            submit_shard(rt, job, rt.processor(job), shard)
+        except BatchlineError as exc:  # a retryable provider error, or a claim still pending
+            logger.warning("job=%s shard=%d: resubmission failed: %s", job.id, index, exc)
+            polling.schedule(rt, job.provider, job.id, index, delay=rt.settings.poll_interval)
+            return
+    if rt.store.load_shard(job_id, index).state is ShardState.ENDED:
+        polling.maybe_finish(rt, job_id)  # refused for good, or cancelled: the job may be over
+        rt.polls.drop(job.provider, item)

@@ -114,6 +114,8 @@ def _rewatch(rt: Runtime, job: Job) -> str:
     for shard in shards:
         if shard.state is ShardState.SUBMITTED:
             rt.store.record_owner(job.provider, shard.batch_id, job.id, shard.index)
+        if shard.state in (ShardState.SUBMITTED, ShardState.PENDING):
+            # A pending shard of a submitted job waits in the schedule too (for capacity).
             restored += rt.polls.ensure(job.provider, job.id, shard.index, time.time())
     if shards and all(s.state in (ShardState.ENDED, ShardState.STORED) for s in shards):
         polling.maybe_finish(rt, job.id, resend=True)

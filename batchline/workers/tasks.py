@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from batchline.batching.results import ErrorType
 from batchline.errors import (
     BatchlineError,
     ClaimPending,
@@ -52,28 +53,33 @@ def register_tasks(app: Celery) -> None:
     """Define batchline's tasks on ``app`` (each app gets its own, bound to its settings)."""
 
     @app.task(bind=True, name=SUBMIT_JOB, max_retries=None, shared=False)
-    def submit_job(self: Task, job_id: str, failures: int = 0, give_up: str = "") -> str:
+    def submit_job(
+        self: Task, job_id: str, failures: int = 0, give_up: str = "", error_type: str = ""
+    ) -> str:
         """Split the job into provider batches and create them (claim, call, record).
 
         ``failures`` counts real errors only: waiting on an undecided claim (``ClaimPending``)
-        is not failing and never spends ``BATCHLINE_MAX_RETRIES``. ``give_up`` is set once
-        they are spent and some claim was still undecided: the retry only settles the claims.
+        is not failing and never spends ``BATCHLINE_MAX_RETRIES``. ``give_up`` (with the
+        ``error_type`` its requests get) is set once they are spent while some claim was still
+        undecided: the retry then only settles the claims, and submits nothing.
         """
         rt = _runtime(self)
-        state = {"failures": failures, "give_up": give_up}
+        state: dict[str, Any] = {"failures": failures, "give_up": give_up, "error_type": error_type}
         try:
             if give_up:
-                submission.fail_pending_shards(rt, job_id, give_up)
+                kind = ErrorType(error_type) if error_type else None
+                submission.fail_pending_shards(rt, job_id, give_up, kind)
                 return "gave_up"
             try:
                 return submission.submit_job(rt, job_id).value
             except (JobNotFoundError, ClaimPending):
                 raise
             except Exception as exc:
+                failure = submission.failure_type(exc)
 
                 def end_pending(message: str) -> None:
-                    state["give_up"] = message
-                    submission.fail_pending_shards(rt, job_id, message)
+                    state.update(give_up=message, error_type=failure.value)
+                    submission.fail_pending_shards(rt, job_id, message, failure)
 
                 return _retry_or(self, rt, exc, end_pending, attempt=failures)
         except JobNotFoundError:
@@ -86,7 +92,11 @@ def register_tasks(app: Celery) -> None:
     @app.task(bind=True, name=POLL_PROVIDER, shared=False)
     def poll_provider(self: Task, provider: str) -> dict[str, Any]:
         """One beat tick: poll every due shard of ``provider``."""
-        return polling.poll_provider(_runtime(self), provider).to_dict()
+        rt = _runtime(self)
+        report = polling.poll_provider(rt, provider)
+        for item in report.resubmit:
+            submission.resubmit_waiting(rt, item)
+        return report.to_dict()
 
     @app.task(bind=True, name=SWEEP_JOBS, shared=False)
     def sweep_jobs(self: Task) -> dict[str, Any]:

@@ -230,11 +230,11 @@ def test_requests_that_never_ran_cost_nothing_and_answers_cut_short_are_billed(
 
 
 def test_usage_totals_read_stored_result_dicts_as_well_as_results() -> None:
-    usage = {"input_tokens": 10, "output_tokens": 5, "cached_input_tokens": 4}
+    usage = {"input_tokens": 14, "output_tokens": 5, "cached_input_tokens": 4}
     totals = TokenUsage()
-    totals.add(usage, "anthropic")
+    totals.add(usage)
     assert (totals.input, totals.cached_input, totals.uncached_input) == (14, 4, 10)
     assert (
         results_cost([{"usage": usage}], "openai/gpt-4.1-mini", PriceTable.builtin()).tokens.input
-        == 10
+        == 14
     )

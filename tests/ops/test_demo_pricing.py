@@ -11,7 +11,7 @@ def test_the_demo_prices_cached_input_at_the_cached_tier() -> None:
     model = "anthropic/claude-haiku-4-5"
     price = PriceTable.load().price(model)
     tokens = TokenCount()
-    tokens.add({"input_tokens": 200, "cached_input_tokens": 1800, "output_tokens": 50}, "anthropic")
+    tokens.add({"input_tokens": 2000, "cached_input_tokens": 1800, "output_tokens": 50})
     job = JobReport(model, "job", "callbacks_done", "", 1, 1, 0, tokens, price)
 
     assert job.live_cost == pytest.approx(

@@ -410,10 +410,10 @@ def test_fail_validation_outcome_fails_the_batch_with_an_errors_list(sandbox: Sa
     [
         ([request_line("a"), request_line("a")], "duplicate_custom_id", 2, "custom_id"),
         ([request_line("a", method="GET")], "invalid_request", 1, "method"),
-        ([request_line("a", url="/v1/embeddings")], "url_mismatch", 1, "url"),
+        ([request_line("a", url="/v1/embeddings")], "invalid_url", 1, "url"),
         (
             [request_line("a"), request_line("b", {**chat_body(), "model": "gpt-4o"})],
-            "model_mismatch",
+            "mismatched_model",
             2,
             "body.model",
         ),

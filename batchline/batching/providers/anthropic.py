@@ -42,6 +42,7 @@ from batchline.batching.providers.base import (
     split_lines,
 )
 from batchline.batching.providers.clients import shared_client
+from batchline.batching.request_lines import line_field, only_keys
 from batchline.batching.schema import (
     anthropic_output_schema,
     anthropic_tool_schema,
@@ -63,6 +64,8 @@ OutputMode = Literal["tools", "json_schema"]
 
 #: Anthropic's rule for ``custom_id``; checked while building so a bad id never reaches a batch.
 CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+#: The keys of one request line of a batch.
+_LINE_KEYS = frozenset({"custom_id", "params"})
 
 #: Output modes, the default first (``BatchProcessor(..., output_mode=...)``).
 OUTPUT_MODES: tuple[OutputMode, ...] = ("tools", "json_schema")
@@ -135,6 +138,25 @@ class AnthropicProvider(Provider):
         self.output_mode = cast(OutputMode, self.options["output_mode"])
 
     # -- building --------------------------------------------------------------------------
+    @classmethod
+    def check_request_line(cls, record: dict[str, Any]) -> str:
+        """``{"custom_id", "params"}``, the params with ``model``, ``max_tokens`` and
+        ``messages`` (https://docs.anthropic.com/en/api/creating-message-batches, read
+        2026-12); the custom id as ``CUSTOM_ID_PATTERN`` says."""
+        only_keys(record, _LINE_KEYS, "the line")
+        custom_id: str = line_field(record, "custom_id", str, "a string")
+        if CUSTOM_ID_PATTERN.fullmatch(custom_id) is None:
+            raise InvalidRequestError(
+                f"custom_id {custom_id!r} is not valid for Anthropic: use 1 to 64 letters, "
+                "digits, '_' or '-'"
+            )
+        params: dict[str, Any] = line_field(record, "params", dict, "an object")
+        line_field(params, "model", str, "a string")
+        line_field(params, "max_tokens", int, "a whole number")
+        if not line_field(params, "messages", list, "a list of messages"):
+            raise InvalidRequestError("'messages' is empty")
+        return custom_id
+
     def build_encoder(
         self, response_model: type[BaseModel], options: RequestOptions
     ) -> LineEncoder:

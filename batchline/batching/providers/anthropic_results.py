@@ -133,12 +133,22 @@ def read_error(error: Any) -> tuple[str | None, str]:
     return (str(code) if code else None), str(message)
 
 
+#: The usage fields that add up to the whole prompt.
+_PROMPT_PARTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
 def read_usage(usage: Any) -> dict[str, int] | None:
-    """``message.usage`` in batchline's vocabulary; cache reads count as cached input."""
+    """``message.usage`` in batchline's vocabulary, where ``input_tokens`` is the whole prompt
+    as OpenAI and Gemini count it. Anthropic's ``input_tokens`` are only the tokens after the
+    last cache breakpoint; the prompt is that plus ``cache_read_input_tokens`` and
+    ``cache_creation_input_tokens`` (prompt-caching guide,
+    https://platform.claude.com/docs/en/docs/build-with-claude/prompt-caching, read 2026-12-02).
+    """
     if not isinstance(usage, dict):
         return None
+    prompt = [usage.get(name) for name in _PROMPT_PARTS]
     return token_usage(
-        usage.get("input_tokens"),
+        sum(part for part in prompt if type(part) is int) if type(prompt[0]) is int else None,
         usage.get("output_tokens"),
         cached_input_tokens=usage.get("cache_read_input_tokens"),
     )

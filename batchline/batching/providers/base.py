@@ -287,6 +287,15 @@ class Provider(abc.ABC):
         """
         return None
 
+    @classmethod
+    @abc.abstractmethod
+    def check_request_line(cls, record: dict[str, Any]) -> str:
+        """Return the custom id of ``record``, one decoded line of a request file the user
+        brought, or raise ``InvalidRequestError`` saying what is not in this provider's
+        request shape. Offline and class-level: ``batching.request_lines`` runs it on every
+        line before anything is uploaded, and on other providers' classes to name the one a
+        refused file was written for."""
+
     def request_custom_id(self, line: bytes | str) -> str:
         """The custom id of one request line of this provider's format (used for accounting)."""
         return str(orjson.loads(line)["custom_id"])

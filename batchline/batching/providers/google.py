@@ -52,6 +52,7 @@ from batchline.batching.providers.google_jobs import (
 )
 from batchline.batching.providers.google_requests import build_encoder
 from batchline.batching.providers.google_results import parse_prediction, plain_prediction
+from batchline.batching.request_lines import line_field
 from batchline.batching.schema import gemini_response_schema
 from batchline.batching.status import BatchStatus
 from batchline.errors import (
@@ -108,6 +109,19 @@ class GoogleProvider(Provider):
         return build_encoder(
             gemini_response_schema(response_model), options, self.custom_id_pattern
         )
+
+    @classmethod
+    def check_request_line(cls, record: dict[str, Any]) -> str:
+        """``{"key", "request": {"contents": [...], ...}}``: Vertex's batch input line
+        (https://cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-cloud-storage,
+        read 2026-12), with batchline's custom id in ``key``."""
+        custom_id: str = line_field(record, "key", str, "a string (the request's custom id)")
+        if not custom_id:
+            raise InvalidRequestError("'key' is empty")
+        request: dict[str, Any] = line_field(record, "request", dict, "an object")
+        if not line_field(request, "contents", list, "a list of contents"):
+            raise InvalidRequestError("'contents' is empty")
+        return custom_id
 
     def parse_line(self, line: bytes | str) -> LineOutcome:
         return parse_prediction(line)

@@ -42,6 +42,7 @@ from batchline.batching.providers.base import (
 )
 from batchline.batching.providers.clients import shared_client
 from batchline.batching.providers.openai_results import plain_answer, read_result_line
+from batchline.batching.request_lines import line_field, only_keys
 from batchline.batching.schema import openai_strict_schema, schema_name
 from batchline.batching.status import BatchStatus
 from batchline.config import Settings
@@ -54,6 +55,8 @@ from batchline.errors import (
 
 #: The only endpoint batchline batches today.
 ENDPOINT: Final = "/v1/chat/completions"
+#: The keys of one request line.
+_LINE_KEYS: Final = frozenset({"custom_id", "method", "url", "body"})
 #: The only completion window OpenAI offers.
 COMPLETION_WINDOW: Final = "24h"
 
@@ -127,6 +130,25 @@ class OpenAIProvider(Provider):
         self.mode: str = self.options["output_mode"]
 
     # -- request lines ---------------------------------------------------------------------
+    @classmethod
+    def check_request_line(cls, record: dict[str, Any]) -> str:
+        """``{"custom_id", "method": "POST", "url": "/v1/chat/completions", "body"}``, the
+        body with ``model`` and ``messages`` (https://platform.openai.com/docs/guides/batch,
+        read 2026-12). Every line must name the endpoint the batch is created for."""
+        only_keys(record, _LINE_KEYS, "the line")
+        custom_id: str = line_field(record, "custom_id", str, "a string")
+        if not custom_id:
+            raise InvalidRequestError("'custom_id' is empty")
+        if record.get("method") != "POST":
+            raise InvalidRequestError(f"'method' must be \"POST\", got {record.get('method')!r}")
+        if record.get("url") != ENDPOINT:
+            raise InvalidRequestError(f"'url' must be {ENDPOINT!r}, got {record.get('url')!r}")
+        body: dict[str, Any] = line_field(record, "body", dict, "an object")
+        line_field(body, "model", str, "a string")
+        if not line_field(body, "messages", list, "a list of messages"):
+            raise InvalidRequestError("'messages' is empty")
+        return custom_id
+
     def build_encoder(
         self, response_model: type[BaseModel], options: RequestOptions
     ) -> LineEncoder:

@@ -10,6 +10,7 @@ from batchline.sandbox.fake_model import (
     block_texts,
     cached_tokens,
     prompt_tokens,
+    schema_asked_in,
 )
 from batchline.sandbox.faults import LineFault
 from batchline.sandbox.ids import random_token
@@ -24,7 +25,8 @@ from batchline.sandbox.spoiling import (
 
 
 def read_ask(params: dict[str, Any]) -> Ask:
-    """What the params ask for: a forced tool first (the default way), then ``output_config``."""
+    """What the params ask for: a forced tool first (the default way), then ``output_config``,
+    then a JSON schema the prompt carries (batchata's and steadybatch's way on Anthropic)."""
     tools = [t for t in params.get("tools") or [] if isinstance(t, dict) and "input_schema" in t]
     choice = params.get("tool_choice")
     wanted = None
@@ -38,7 +40,9 @@ def read_ask(params: dict[str, Any]) -> Ask:
     output_format = (params.get("output_config") or {}).get("format")
     if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
         return Ask(schema=output_format.get("schema") or {})
-    return Ask()
+    contents = [m.get("content") for m in params.get("messages") or [] if isinstance(m, dict)]
+    schema = schema_asked_in(block_texts([params.get("system"), *contents]))
+    return Ask(schema=schema) if schema is not None else Ask()
 
 
 def _input_tokens(params: dict[str, Any], schema: dict[str, Any] | None) -> int:

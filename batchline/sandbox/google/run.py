@@ -16,6 +16,9 @@ from batchline.sandbox.google.storage import PredictionsFile, request_lines
 from batchline.sandbox.lifecycle import Ending
 from batchline.sandbox.spool import json_object
 
+#: The error of a job that failed partway (the ``fail_partway`` fault).
+PARTWAY_MESSAGE = "Internal error while running the job (sandbox fault: fail_partway)."
+
 
 def run(vertex: VertexJob, client: storage.Client, gcs_url: str, model: FakeModel) -> None:
     """Answer the requests that ran before the job ended and publish ``predictions.jsonl``."""
@@ -34,7 +37,7 @@ def run(vertex: VertexJob, client: storage.Client, gcs_url: str, model: FakeMode
                     vertex.broke, vertex.error = True, problem
                     return
                 custom_id = _custom_id(line, index)
-                if not timeline.finished(custom_id, faults):
+                if not _ran(vertex, custom_id):
                     counts.incomplete += 1
                     continue
                 prediction, succeeded = answerer.predict(line, custom_id)
@@ -42,12 +45,24 @@ def run(vertex: VertexJob, client: storage.Client, gcs_url: str, model: FakeMode
                 counts.failed += not succeeded
                 output.add(prediction, faults.seed)
             vertex.output_dir = output.publish(faults.seed)
+        if faults.fail_partway:
+            # The job still fails, but keeps the rows it wrote, as Vertex does.
+            vertex.broke = True
+            vertex.error = {"code": RPC_INTERNAL, "message": PARTWAY_MESSAGE}
     except Exception as exc:  # e.g. the input deleted mid-job: fail the job, not every poll
         vertex.broke = True
         message = f"Internal error while running the job: {exc!r}"
         vertex.error = {"code": RPC_INTERNAL, "message": message}
         return
     vertex.counts = counts
+
+
+def _ran(vertex: VertexJob, custom_id: str) -> bool:
+    """Whether the request ran before the job ended (or, failing partway, before it broke)."""
+    faults = vertex.job.faults
+    if faults.fail_partway:
+        return faults.finishes_before_end(custom_id)
+    return vertex.timeline.finished(custom_id, faults)
 
 
 def _custom_id(line: dict[str, Any] | None, index: int) -> str:

@@ -13,6 +13,7 @@ from batchline.sandbox.fake_model import (
     block_texts,
     cached_tokens,
     prompt_tokens,
+    schema_asked_in,
 )
 from batchline.sandbox.faults import LineFault, pick_by_id
 from batchline.sandbox.ids import random_hex, random_token
@@ -42,7 +43,8 @@ _LINE_ERRORS = (
 
 
 def read_ask(body: dict[str, Any]) -> Ask:
-    """What the body asks for: ``response_format`` first, then a forced function tool."""
+    """What the body asks for: ``response_format`` first, then a forced function tool, then a
+    JSON schema written into the messages."""
     response_format = body.get("response_format")
     if isinstance(response_format, dict):
         if response_format.get("type") == "json_schema":
@@ -60,11 +62,18 @@ def read_ask(body: dict[str, Any]) -> Ask:
     elif choice == "required" and len(functions) == 1:
         wanted, named = functions[0].get("name"), False
     else:
-        return Ask()
+        return _prompt_ask(body)
     for function in functions:
         if function.get("name") == wanted:
             return Ask(schema=function.get("parameters") or {}, tool=wanted, tool_named=named)
-    return Ask()
+    return _prompt_ask(body)
+
+
+def _prompt_ask(body: dict[str, Any]) -> Ask:
+    """JSON for the schema the messages carry, when they carry one and ask for JSON."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    schema = schema_asked_in(block_texts([m.get("content") for m in messages]))
+    return Ask(schema=schema) if schema is not None else Ask()
 
 
 def _prompt_tokens(body: dict[str, Any], schema: dict[str, Any] | None) -> int:

@@ -23,8 +23,12 @@ from batchline.sandbox.openai.results import write_results
 from batchline.sandbox.openai.validation import line_error, validate
 from batchline.sandbox.wire import Refused, page_after, page_ends, page_limit
 
-#: The one endpoint the sandbox answers for; the SDK accepts others, the sandbox refuses them.
+#: The endpoint batchline uses, and the default of the sandbox's batches.
 ENDPOINT = "/v1/chat/completions"
+#: The endpoints the sandbox answers for. The SDK lists ``/v1/responses`` first among batch
+#: endpoints and it is pydantic-ai's only OpenAI batch path; others (embeddings, moderations)
+#: are refused.
+ENDPOINTS = ("/v1/responses", ENDPOINT)
 #: A batch that has not ended a day after creation expires (``completion_window: "24h"``).
 BATCH_LIFETIME = 24 * 3600
 #: OpenAI's ``limit`` on a list call.
@@ -104,8 +108,9 @@ def checked_input(params: Any, store: Store) -> StoredFile:
     for name in ("input_file_id", "endpoint", "completion_window"):
         if not params.get(name):
             raise Refused(error(400, f"Missing required parameter: '{name}'.", param=name))
-    if params["endpoint"] != ENDPOINT:
-        message = f"Invalid value for 'endpoint': the sandbox emulates '{ENDPOINT}' only."
+    if params["endpoint"] not in ENDPOINTS:
+        emulated = "' and '".join(ENDPOINTS)
+        message = f"Invalid value for 'endpoint': the sandbox emulates '{emulated}' only."
         raise Refused(error(400, message, param="endpoint", code="invalid_value"))
     if params["completion_window"] != "24h":
         message = "Invalid value for 'completion_window': supported values are: '24h'."
@@ -149,7 +154,9 @@ def start_batch(store: Store, params: dict[str, Any], stored: StoredFile) -> dic
     plan = validate(input_path, params["endpoint"], faults, store.limits())
     # The clock starts once the input is read, so even a 50,000-line create answers 'validating'.
     timeline = Timeline.start(ctx.now(), faults)
-    if not plan.errors and timeline.ending is Ending.FAIL:
+    # The quota is full under the fail outcome, or while the capacity fault has refusals left
+    # (then batches created later run, as when earlier batches finish and free the quota).
+    if not plan.errors and (timeline.ending is Ending.FAIL or faults.take_capacity_refusal()):
         model = plan.model or "the model"
         plan.errors.append(
             line_error(
@@ -170,6 +177,7 @@ def start_batch(store: Store, params: dict[str, Any], stored: StoredFile) -> dic
         input_path=input_path,
         metadata=params.get("metadata"),
         plan=plan,
+        endpoint=params["endpoint"],
     )
     store.batches.add(batch_id, batch)
     return batch_json(store, batch)
@@ -197,7 +205,7 @@ def batch_json(store: Store, batch: Batch) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": batch.id,
         "object": "batch",
-        "endpoint": ENDPOINT,
+        "endpoint": batch.endpoint,
         "errors": {"object": "list", "data": plan.errors} if phase is Phase.FAILED else None,
         "input_file_id": batch.input_file_id,
         "completion_window": "24h",

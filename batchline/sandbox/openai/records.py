@@ -64,6 +64,8 @@ class Batch:
     input_path: Path  # a hard link of the input, so deleting the file does not starve the batch
     metadata: dict[str, str] | None
     plan: Plan
+    #: The endpoint every line of the batch calls (``/v1/chat/completions`` or ``/v1/responses``).
+    endpoint: str = "/v1/chat/completions"
     output_file_id: str | None = None
     error_file_id: str | None = None
     done_counts: tuple[int, int] = (0, 0)

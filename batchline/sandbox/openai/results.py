@@ -15,6 +15,7 @@ from batchline.sandbox.fake_model import UNREADABLE_REQUEST
 from batchline.sandbox.faults import LineFault
 from batchline.sandbox.ids import random_token
 from batchline.sandbox.lifecycle import Ending
+from batchline.sandbox.openai import responses
 from batchline.sandbox.openai.answers import (
     completion,
     failed_response,
@@ -24,6 +25,9 @@ from batchline.sandbox.openai.answers import (
 from batchline.sandbox.openai.records import FILE_LIFETIME, Batch, Store, StoredFile, openai_id
 from batchline.sandbox.openai.schema_check import failed_line
 from batchline.sandbox.spool import read_lines
+
+#: The endpoint whose lines are answered with ``response`` objects.
+RESPONSES_ENDPOINT = "/v1/responses"
 
 #: Error-file entries for requests that never ran: (code, message).
 _UNRUN = {
@@ -111,17 +115,41 @@ def write_results(store: Store, batch: Batch) -> None:
             failed += 1
             continue
         try:
-            chat = completion(custom_id, body, batch.model_source, fault, int(files.now))
+            answer, refused = _answer(batch, custom_id, body, fault, int(files.now))
         except UNREADABLE_REQUEST as exc:
             # A body the sandbox cannot read is one the API would refuse, line by line.
-            files.write("error", custom_id, malformed_response(exc), None)
+            answer, refused = None, malformed_response(exc)
+        if answer is None:
+            files.write("error", custom_id, refused, None)
             failed += 1
             continue
-        files.write("output", custom_id, line_response(chat), None)
+        files.write("output", custom_id, line_response(answer), None)
         answered += 1
-        prompt_total += chat["usage"]["prompt_tokens"]
-        written_total += chat["usage"]["completion_tokens"]
+        prompt, written = _usage(answer)
+        prompt_total += prompt
+        written_total += written
     batch.output_file_id, batch.error_file_id = files.publish()
     batch.done_counts = (answered, failed)
     batch.tokens = (prompt_total, written_total)
     batch.input_path.unlink(missing_ok=True)
+
+
+def _answer(
+    batch: Batch, custom_id: str, body: dict[str, Any], fault: LineFault | None, created: int
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the answer body, None), or (None, the error ``response``) for a body the endpoint
+    refuses; Chat Completions and Responses answer in their own shapes."""
+    if batch.endpoint == RESPONSES_ENDPOINT:
+        refused = responses.refusal_of(body)
+        if refused is not None:
+            return None, refused
+        return responses.response(custom_id, body, batch.model_source, fault, created), None
+    return completion(custom_id, body, batch.model_source, fault, created), None
+
+
+def _usage(answer: dict[str, Any]) -> tuple[int, int]:
+    """(prompt, written) tokens of a chat completion or a response."""
+    usage = answer["usage"]
+    if answer.get("object") == "response":
+        return usage["input_tokens"], usage["output_tokens"]
+    return usage["prompt_tokens"], usage["completion_tokens"]

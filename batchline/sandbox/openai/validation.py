@@ -118,14 +118,18 @@ def refused_schema(raw: bytes) -> bool:
 
 
 def checked_custom_id(raw: bytes, endpoint: str, seen: set[str], plan: Plan) -> str:
-    """The line's custom_id, once the line passes OpenAI's checks; else ``LineProblem``."""
+    """The line's custom_id, once the line passes OpenAI's checks; else ``LineProblem``.
+
+    The codes are the real API's: ``invalid_url``, ``mismatched_model`` and
+    ``missing_required_parameter`` (issue 15's audit against real batches' ``errors.data``).
+    """
     request = json_object(raw)
     if request is None:
         raise LineProblem("invalid_json_line", "This line is not parseable as valid JSON.")
     custom_id = request.get("custom_id")
     if not isinstance(custom_id, str) or not custom_id:
         raise LineProblem(
-            "invalid_request", "Missing required parameter: 'custom_id'.", "custom_id"
+            "missing_required_parameter", "Missing required parameter: 'custom_id'.", "custom_id"
         )
     if custom_id in seen:
         raise LineProblem(
@@ -139,7 +143,7 @@ def checked_custom_id(raw: bytes, endpoint: str, seen: set[str], plan: Plan) -> 
         raise LineProblem("invalid_request", "The request method must be 'POST'.", "method")
     if request.get("url") != endpoint:
         raise LineProblem(
-            "url_mismatch",
+            "invalid_url",
             f"The URL '{request.get('url')}' does not match the batch endpoint '{endpoint}'.",
             "url",
         )
@@ -147,12 +151,12 @@ def checked_custom_id(raw: bytes, endpoint: str, seen: set[str], plan: Plan) -> 
     model = body.get("model") if isinstance(body, dict) else None
     if not isinstance(model, str) or not model:
         message = "Missing required parameter: 'body.model'."
-        raise LineProblem("invalid_request", message, "body.model")
+        raise LineProblem("missing_required_parameter", message, "body.model")
     if plan.model is None:
         plan.model = model
     elif model != plan.model:
         raise LineProblem(
-            "model_mismatch",
+            "mismatched_model",
             f"The model '{model}' differs from the model '{plan.model}' of earlier requests; a"
             " batch takes one model.",
             "body.model",
