@@ -15,6 +15,7 @@ import logging
 
 from batchline.errors import VolatileRedisError
 from batchline.workers.runtime import Runtime
+from batchline.workers.stores.connection import redacted
 
 logger = logging.getLogger("batchline.workers")
 
@@ -23,7 +24,7 @@ def check_persistence(rt: Runtime, role: str) -> str:
     """Check the Redis of ``rt`` before ``role`` ("worker", "beat") starts; return the line
     logged. Raises ``VolatileRedisError`` on a volatile Redis that the settings do not allow."""
     found = rt.server.persistence()
-    where = rt.settings.redis_url.rpartition("@")[2]  # never log a password in the URL
+    where = redacted(rt.settings.redis_url)  # never log a password in the URL
     if not found.known:
         line = (
             f"batchline {role}: Redis persistence could not be verified at {where} "
