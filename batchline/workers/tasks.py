@@ -81,12 +81,13 @@ def register_tasks(app: Celery) -> None:
                     state.update(give_up=message, error_type=failure.value)
                     submission.fail_pending_shards(rt, job_id, message, failure)
 
-                return _retry_or(self, rt, exc, end_pending, attempt=failures)
+                return _retry_or(self, rt, job_id, exc, end_pending, attempt=failures)
         except JobNotFoundError:
             logger.warning("job=%s vanished before submission", job_id)
             return "missing"
         except ClaimPending as exc:
             logger.info("job=%s: %s", job_id, exc)
+            rt.store.heartbeat(job_id)  # alive and waiting: the sweep leaves this job be
             raise self.retry(countdown=exc.retry_in, exc=exc, kwargs=state) from None
 
     @app.task(bind=True, name=POLL_PROVIDER, shared=False)
@@ -113,7 +114,7 @@ def register_tasks(app: Celery) -> None:
             return "missing"
         except Exception as exc:
             return _retry_or(
-                self, rt, exc, lambda m: completion.complete_job(rt, job_id, give_up=m)
+                self, rt, job_id, exc, lambda m: completion.complete_job(rt, job_id, give_up=m)
             )
 
     @app.task(bind=True, name=RUN_CALLBACK, max_retries=None, shared=False)
@@ -136,11 +137,17 @@ def register_tasks(app: Celery) -> None:
         except JobNotFoundError:
             return "missing"
         except Exception as exc:
-            return _retry_or(self, rt, exc, lambda m: rt.store.record_error(job_id, m))
+            return _retry_or(self, rt, job_id, exc, lambda m: rt.store.record_error(job_id, m))
 
 
 def _retry_or(
-    task: Task, rt: Runtime, exc: Exception, give_up: Any, *, attempt: int | None = None
+    task: Task,
+    rt: Runtime,
+    job_id: str,
+    exc: Exception,
+    give_up: Any,
+    *,
+    attempt: int | None = None,
 ) -> str:
     """Retry ``task`` with exponential backoff, or after the last attempt call ``give_up``.
 
@@ -159,6 +166,8 @@ def _retry_or(
     log("%s attempt %d failed: %s", task.name, attempt + 1, exc)
     if not permanent and attempt + 1 < rt.settings.max_retries:
         kwargs = {"failures": attempt + 1} if counted else None
+        # A retry on its way keeps the job driven: the sweep must not start a second chain.
+        rt.store.heartbeat(job_id)
         raise task.retry(countdown=rt.backoff(attempt), exc=exc, kwargs=kwargs) from None
     message = f"gave up after {attempt + 1} attempt(s): {type(exc).__name__}: {exc}"
     give_up(message)

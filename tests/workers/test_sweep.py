@@ -188,3 +188,19 @@ def test_two_sweeps_at_once_send_one_message_per_job(
     driven = [job_id for report in reports for job_id in report]
     assert sorted(driven) == sorted(job_ids)
     assert lose_broker_messages(redis_client, sweeping) == len(job_ids)
+
+
+def test_a_job_whose_task_is_retrying_or_waiting_is_left_alone(
+    sweeping: BatchlineCelery, redis_client: redis.Redis
+) -> None:
+    rt = sweeping.runtime
+    job_id = enqueue(sweeping)
+    lose_broker_messages(redis_client, sweeping)
+    long_ago = time.time() - 60
+    redis_client.zadd(rt.keys.active, {job_id: long_ago})
+    redis_client.hset(rt.keys.job(job_id), "updated_at", repr(long_ago))
+
+    rt.store.heartbeat(job_id)  # what a task does before each retry or wait
+    assert sweep(rt).redriven == {}
+
+    assert sweep(rt, now=time.time() + 3.0).redriven == {job_id: "submit"}

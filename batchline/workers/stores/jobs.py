@@ -241,6 +241,11 @@ class JobStore(RedisStore):
         (or two beats) reading the same stamp, exactly one drives the job."""
         return bool(self._cas_score(keys=[self.keys.active], args=[job_id, repr(seen), now]))
 
+    def heartbeat(self, job_id: str) -> None:
+        """Stamp a job as driven now (a task retrying or waiting on it holds the job), unless
+        it has left the index (terminal or gone)."""
+        self.redis.zadd(self.keys.active, {job_id: time.time()}, xx=True)
+
     def deactivate(self, job_id: str) -> None:
         """Drop a job from the sweep's index (it is terminal, or its record is gone)."""
         self.redis.zrem(self.keys.active, job_id)
