@@ -36,6 +36,7 @@ from tests.ops.processes import REPO, free_port
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.container,
     # One stack for the module: keep its tests on one xdist worker.
     pytest.mark.xdist_group("container-stack"),
     pytest.mark.timeout(1800),
