@@ -21,6 +21,10 @@ class ConfigurationError(BatchlineError):
     """A setting is missing or wrong, e.g. a credential whose env var is unset."""
 
 
+class VolatileRedisError(ConfigurationError):
+    """Workers or beat were started on a Redis that keeps nothing on disk (no AOF, no RDB)."""
+
+
 class WorkerImportError(ConfigurationError):
     """A worker cannot import a job's response model or callback; never retried, names the fix."""
 

@@ -235,3 +235,66 @@ def retry(
         f"job {job_id}: {retried.job().request_count:,} failed request(s) retried as job "
         f"[bold]{retried.id}[/]"
     )
+
+
+@app.command("orphans")
+@user_errors
+def orphans(
+    provider: Annotated[
+        list[str] | None,
+        typer.Option(help="Search only this provider (repeatable; default: every one configured)"),
+    ] = None,
+    scan: Annotated[
+        int | None,
+        typer.Option(help="Recent batches read per provider (default BATCHLINE_RECONCILE_SCAN)"),
+    ] = None,
+    cancel: Annotated[bool, typer.Option(help="Cancel the orphans still running")] = False,
+) -> None:
+    """Provider batches batchline submitted that no job record knows (left by a lost Redis),
+    with their status and age; --cancel stops paying for the ones still running."""
+    from batchline.errors import InvalidRequestError
+    from batchline.workers.api import cancel_orphans, list_orphans
+
+    if scan is not None and scan < 1:
+        raise InvalidRequestError(f"--scan must be at least 1, got {scan}")
+    celery_app = _celery_app()
+    report = list_orphans(provider or None, scan=scan, app=celery_app)
+    found = report.orphans
+    if cancel:
+        found = cancel_orphans(found, app=celery_app)
+    table = Table(title=f"{len(found)} orphan batch(es)")
+    table.add_column("provider", no_wrap=True)
+    table.add_column("batch id", no_wrap=True)
+    table.add_column("job id", no_wrap=True, min_width=16)
+    for column in ("shard", "status", "age"):
+        table.add_column(column, justify="right" if column != "status" else "left")
+    if cancel:
+        table.add_column("cancel")
+    for orphan in found:
+        row = [
+            orphan.provider,
+            orphan.batch_id,
+            orphan.job_id,
+            str(orphan.shard),
+            f"{orphan.status.value} ({orphan.provider_status})",
+            _age(orphan.age),
+        ]
+        table.add_row(*row, *([orphan.cancel_result] if cancel else []))
+    console.print(table)
+    for name, count in sorted(report.unverified.items()):
+        console.print(
+            f"{name}: {count} batch(es) no job knows are still processing; their custom ids "
+            "(batchline's mark) can be read once they end: run this again then"
+        )
+    for name, why in sorted(report.skipped.items()):
+        console.print(f"{name}: not searched, {why}")
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -245,6 +245,7 @@ def run_demo(options: DemoOptions, events: DemoEvents) -> DemoReport:
         env.update(_service_env(prefix, redis_url, env, sandbox=options.uses_sandbox))
         app = _celery_app(env)
         stack.callback(_forget, app.runtime.redis, prefix)
+        events.on_step(_persistence_note(app))
         events.on_step(f"keys under {prefix}:* (removed at exit)")
         commands = {
             "worker": batchline_argv("worker", *DEMO_WORKER_ARGS),
@@ -307,6 +308,9 @@ def _service_env(
         "BATCHLINE_KEY_PREFIX": prefix,
         "BATCHLINE_QUEUE": prefix,
         "BATCHLINE_BROKER_KEY_PREFIX": f"{prefix}:kombu:",
+        # A demo's jobs last a minute: it may run on a Redis that keeps nothing on disk (the
+        # throwaway one it starts does exactly that), and says so; a deployment refuses to.
+        "BATCHLINE_ALLOW_VOLATILE_REDIS": "1",
     }
     # Against the sandbox a batch ends in about a second; real providers keep the default.
     if sandbox and "BATCHLINE_POLL_INTERVAL" not in env:
@@ -324,10 +328,24 @@ def _celery_app(env: Mapping[str, str]) -> Any:
         "key_prefix": env["BATCHLINE_KEY_PREFIX"],
         "queue": env["BATCHLINE_QUEUE"],
         "broker_key_prefix": env["BATCHLINE_BROKER_KEY_PREFIX"],
+        "allow_volatile_redis": True,
     }
     if "BATCHLINE_POLL_INTERVAL" in env:
         overrides["poll_interval"] = float(env["BATCHLINE_POLL_INTERVAL"])
     return create_app(WorkerSettings(**overrides))
+
+
+def _persistence_note(app: Any) -> str:
+    """One line on whether this Redis would survive a restart (the demo runs either way)."""
+    from batchline.workers.persistence import check_persistence
+
+    found = app.runtime.server.persistence()
+    if found.known and not found.durable:
+        return (
+            "Redis keeps nothing on disk: fine for a demo (BATCHLINE_ALLOW_VOLATILE_REDIS=1); "
+            "a real worker or beat refuses to start on it"
+        )
+    return str(check_persistence(app.runtime, "demo")).removeprefix("batchline demo: ")
 
 
 def _forget(client: redis.Redis, prefix: str) -> None:

@@ -6,7 +6,15 @@ one beat (``batchline beat``) do the rest. The Celery app itself is ``batchline.
 """
 
 from batchline.errors import JobNotFoundError
-from batchline.workers.api import JobHandle, JobSummary, enqueue_batch, get_job, list_jobs
+from batchline.workers.api import (
+    JobHandle,
+    JobSummary,
+    cancel_orphans,
+    enqueue_batch,
+    get_job,
+    list_jobs,
+    list_orphans,
+)
 from batchline.workers.budget import estimate_job_cost
 from batchline.workers.callbacks import verify_signature
 from batchline.workers.callbackspec import (
@@ -35,12 +43,14 @@ __all__ = [
     "JobState",
     "JobSummary",
     "WorkerSettings",
+    "cancel_orphans",
     "enqueue_batch",
     "estimate_job_cost",
     "function",
     "get_job",
     "install",
     "list_jobs",
+    "list_orphans",
     "on_batch_complete",
     "task",
     "verify_signature",

@@ -48,6 +48,8 @@ from batchline.workers.appbase import default_app
 from batchline.workers.budget import estimate_job_cost, job_bill, summary_cost
 from batchline.workers.callbackspec import CallbackSpec, CallbackStatus, as_spec
 from batchline.workers.jobs import RESULTS_READY_STATES, TERMINAL_STATES, Job, JobState, Shard
+from batchline.workers.orphans import Orphan, OrphanReport, find_orphans
+from batchline.workers.orphans import cancel_orphans as cancel_all
 from batchline.workers.queueing import new_job_id, queue_job
 from batchline.workers.retry import first_job_ids, retry_failed
 from batchline.workers.tasknames import CANCEL_JOB
@@ -396,6 +398,19 @@ def list_jobs(limit: int = 20, app: Celery | None = None) -> list[Job]:
         else:
             rt.store.forget(job_id)
     return jobs
+
+
+def list_orphans(
+    providers: Iterable[str] | None = None, *, scan: int | None = None, app: Celery | None = None
+) -> OrphanReport:
+    """Provider batches that carry batchline's mark but that no job record knows (what a lost
+    Redis leaves running), among each provider's ``scan`` most recent batches."""
+    return find_orphans(_runtime(app or default_app()), providers, scan=scan)
+
+
+def cancel_orphans(orphans: Iterable[Orphan], app: Celery | None = None) -> list[Orphan]:
+    """Cancel the orphans still running (``list_orphans(...).orphans``)."""
+    return cancel_all(_runtime(app or default_app()), orphans)
 
 
 def _iso(value: float) -> str | None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.signals import worker_init
+from celery.signals import beat_init, worker_init
 
 from batchline.batching.providers import provider_classes
+from batchline.errors import VolatileRedisError
 from batchline.workers.appbase import BatchlineCelery, celery_config, default_app, new_app
 from batchline.workers.installing import install
+from batchline.workers.persistence import check_persistence
 from batchline.workers.settings import WorkerSettings, get_worker_settings
 
 __all__ = ["BatchlineCelery", "app", "celery_config", "create_app"]
@@ -36,6 +38,30 @@ def import_provider_sdks(**_: Any) -> None:
     imports take seconds, which would otherwise delay the first job of a fresh worker (and
     ``enqueue_batch`` callers, which never start a worker, do not pay for them)."""
     provider_classes()
+
+
+@worker_init.connect
+def refuse_volatile_redis_worker(sender: Any = None, **_: Any) -> None:
+    """A worker checks its Redis keeps data on disk before it takes any task."""
+    _refuse_volatile(sender, "worker")
+
+
+@beat_init.connect
+def refuse_volatile_redis_beat(sender: Any = None, **_: Any) -> None:
+    """So does beat, before its first tick."""
+    _refuse_volatile(sender, "beat")
+
+
+def _refuse_volatile(sender: Any, role: str) -> None:
+    app = getattr(sender, "app", None)
+    if not isinstance(app, BatchlineCelery):
+        return  # another app in the same process: not ours to judge
+    try:
+        check_persistence(app.runtime, role)
+    except VolatileRedisError as exc:
+        # Celery catches and logs an Exception raised by a signal handler, then starts
+        # anyway; SystemExit is what stops the process, with this line and exit status 1.
+        raise SystemExit(f"error: {exc}") from None
 
 
 #: The app ``celery -A batchline.workers.app`` and ``enqueue_batch`` use, from the environment.

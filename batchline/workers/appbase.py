@@ -23,7 +23,7 @@ from batchline.batching.providers import PROVIDERS
 from batchline.workers.routing import consumed_queues, queue_of, routes
 from batchline.workers.runtime import Runtime
 from batchline.workers.settings import WorkerSettings, get_worker_settings
-from batchline.workers.tasknames import POLL_PROVIDER
+from batchline.workers.tasknames import POLL_PROVIDER, SWEEP_JOBS
 
 
 class BatchlineCelery(Celery):  # type: ignore[misc]
@@ -98,7 +98,7 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
 def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
     """batchline's beat entries: one poll tick per provider every ``poll_interval``."""
     poll_every = settings.poll_interval
-    return {
+    schedule: dict[str, dict[str, Any]] = {
         f"batchline-poll-{provider}": {
             "task": POLL_PROVIDER,
             "schedule": poll_every,
@@ -111,6 +111,16 @@ def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
         }
         for provider in PROVIDERS
     }
+    # The sweep re-drives jobs whose message was lost (workers/sweep.py).
+    schedule["batchline-sweep"] = {
+        "task": SWEEP_JOBS,
+        "schedule": settings.sweep_interval,
+        "options": {
+            "queue": queue_of(SWEEP_JOBS, settings.queue),
+            "expires": max(settings.sweep_interval, 1.0),
+        },
+    }
+    return schedule
 
 
 def new_app(settings: WorkerSettings) -> BatchlineCelery:

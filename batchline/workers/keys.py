@@ -27,6 +27,17 @@ class Keys:
         """Short lock that makes a second beat tick for the same provider a no-op."""
         return f"{self.prefix}:lock:poll:{provider}"
 
+    @property
+    def active(self) -> str:
+        """Sorted set of every job not yet terminal, scored by when the sweep last drove it
+        (its creation time at first): the sweep reads the oldest scores first."""
+        return f"{self.prefix}:active"
+
+    def batch_owners(self, provider: str) -> str:
+        """Hash: provider batch id -> ``{job_id}:{shard}`` of the shard that recorded it, so
+        that reconciliation and the orphan search know which batches a job already owns."""
+        return f"{self.prefix}:batches:{provider}"
+
     def rate(self, provider: str, window: int) -> str:
         """Hash of provider calls in one rate window, in total and by kind (the shared limit)."""
         return f"{self.prefix}:rate:{provider}:{window}"

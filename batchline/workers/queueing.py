@@ -7,9 +7,12 @@ Below the job API (``enqueue_batch``) and retries (``retry_failed``), which both
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from kombu.exceptions import OperationalError
 
 from batchline.batching.providers.base import Message
 from batchline.errors import InvalidRequestError
@@ -17,6 +20,8 @@ from batchline.workers.jobs import Job, log_state_change
 from batchline.workers.payloads import encode_requests, write_requests_file
 from batchline.workers.runtime import Runtime
 from batchline.workers.tasknames import SUBMIT_JOB
+
+logger = logging.getLogger("batchline.workers")
 
 
 def new_job_id() -> str:
@@ -56,4 +61,16 @@ def queue_job(
             rt.requests.adopt(pipe, job.id)
         rt.store.create(job, pipe)
     log_state_change(job, None)
-    rt.send(SUBMIT_JOB, job)
+    try:
+        rt.send(SUBMIT_JOB, job)
+    except OperationalError as exc:
+        # The record is written, so the job exists: the sweep submits it once the broker is
+        # back (within BATCHLINE_STALL_AFTER plus one sweep). Raising here would invite the
+        # caller to enqueue the same requests again and pay for them twice.
+        logger.warning(
+            "job=%s recorded but its submit task could not be sent (%s); the sweep will "
+            "submit it within %.0f s",
+            job.id,
+            exc,
+            rt.settings.stall_after + rt.settings.sweep_interval,
+        )

@@ -10,6 +10,7 @@ reconciliation can and cannot do".
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from batchline.batching.processor import BatchProcessor
@@ -40,13 +41,29 @@ def reconcile(
     scan_pages = list_pages(rt.settings.reconcile_scan, provider.list_page_size)
     rt.limiter.acquire(job.provider, kind=CallKind.SUBMIT, calls=scan_pages)
     found = provider.find_marked(shard_mark(job.id, shard.index), limit=rt.settings.reconcile_scan)
-    candidates = list(found.matching)
-    undecided = [b for b in found.undecided if _could_be_ours(b, shard, claimed_at)]
+    # A batch Redis records as another shard's is that shard's, whatever it looks like: only
+    # batches no job knows can be this claim's lost one.
+    others = _owned_elsewhere(rt, job, shard, [*found.matching, *found.undecided])
+    candidates = [b for b in found.matching if b.id not in others]
+    undecided = [
+        b for b in found.undecided if b.id not in others and _could_be_ours(b, shard, claimed_at)
+    ]
     if not candidates and undecided:
-        raise ClaimPending(
-            f"shard {shard.index}: {len(undecided)} {job.provider} batch(es) created after "
-            "the claim are still processing; their owner is known once they end",
-            retry_in=max(rt.settings.poll_interval, 1.0),
+        deadline = claim_deadline(rt, provider.recognisable_within, claimed_at)
+        left = deadline - time.time()
+        if left > 0:
+            raise ClaimPending(
+                f"shard {shard.index}: {len(undecided)} {job.provider} batch(es) no job knows, "
+                "created after the claim, are still processing; their owner is known once "
+                f"they end (waiting up to {left:.0f} s more)",
+                retry_in=min(max(rt.settings.poll_interval, 1.0), left),
+            )
+        # Any batch of ours would have ended (and become recognisable) by now.
+        logger.warning(
+            "job=%s shard=%d: %d undecided batch(es) past the claim's deadline are not ours",
+            job.id,
+            shard.index,
+            len(undecided),
         )
     if not candidates:
         return None
@@ -54,6 +71,17 @@ def reconcile(
     for extra in candidates[1:]:
         cancel_duplicate(rt, job, shard.index, extra.id, f"{candidates[0].id} is older")
     return candidates[0].id
+
+
+def claim_deadline(rt: Runtime, recognisable_within: float, claimed_at: float) -> float:
+    """When an undecided claim stops waiting: the submit grace (the call may still report
+    back) plus the longest the provider's batch can take to become recognisable."""
+    return claimed_at + rt.settings.submit_grace + recognisable_within
+
+
+def _owned_elsewhere(rt: Runtime, job: Job, shard: Shard, infos: list[BatchInfo]) -> set[str]:
+    owners = rt.store.owners(job.provider, [info.id for info in infos])
+    return {batch_id for batch_id, owner in owners.items() if owner != (job.id, shard.index)}
 
 
 def shard_mark(job_id: str, shard: int) -> BatchMark:

@@ -30,6 +30,7 @@ from batchline.workers.stores.polls import PollStore
 from batchline.workers.stores.rates import RateStore
 from batchline.workers.stores.requests import RequestStore
 from batchline.workers.stores.results import ResultStore
+from batchline.workers.stores.server import ServerStore
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -56,6 +57,7 @@ class Runtime:
         self.callbacks = CallbackStore(self.redis, self.keys)
         self.claims = ClaimStore(self.redis, self.keys)
         self.polls = PollStore(self.redis, self.keys)
+        self.server = ServerStore(self.redis, self.keys)
         self.limiter = RateLimiter(
             RateStore(self.redis, self.keys),
             settings.provider_rate_limit,

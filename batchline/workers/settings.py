@@ -68,6 +68,19 @@ class WorkerSettings(Settings):
     submit_budget_wait: float = Field(
         0.5, ge=0.0, validation_alias=_env("BATCHLINE_SUBMIT_BUDGET_WAIT")
     )
+    #: Seconds a job may stay in one non-terminal state without any change before the sweep
+    #: re-sends its next step (its message may be lost). Must exceed ``retry_backoff_max``, so
+    #: that a task merely waiting out a retry countdown is never re-driven.
+    stall_after: float = Field(900.0, validation_alias=_env("BATCHLINE_STALL_AFTER"))
+    #: Seconds between two sweeps (one beat entry, ``batchline.sweep_jobs``).
+    sweep_interval: float = Field(60.0, validation_alias=_env("BATCHLINE_SWEEP_INTERVAL"))
+    #: Most stalled jobs one sweep re-drives; the rest wait for the next sweep.
+    sweep_batch: int = Field(500, validation_alias=_env("BATCHLINE_SWEEP_BATCH"))
+    #: Start workers and beat on a Redis that keeps nothing on disk (a restart loses every
+    #: job record while the provider batches go on being paid for). Off: they refuse to start.
+    allow_volatile_redis: bool = Field(
+        False, validation_alias=_env("BATCHLINE_ALLOW_VOLATILE_REDIS")
+    )
 
     #: First retry delay in seconds; doubles on every attempt up to ``retry_backoff_max``.
     retry_backoff: float = Field(2.0, validation_alias=_env("BATCHLINE_RETRY_BACKOFF"))
@@ -88,6 +101,12 @@ class WorkerSettings(Settings):
             raise ConfigurationError(
                 f"BATCHLINE_VISIBILITY_TIMEOUT ({self.visibility_timeout} s) must exceed the "
                 f"longest task or retry delay ({longest:g} s), or Redis redelivers healthy tasks"
+            )
+        if self.stall_after <= self.retry_backoff_max:
+            raise ConfigurationError(
+                f"BATCHLINE_STALL_AFTER ({self.stall_after:g} s) must exceed "
+                f"BATCHLINE_RETRY_BACKOFF_MAX ({self.retry_backoff_max:g} s), or the sweep "
+                "re-drives tasks that are only waiting out a retry delay"
             )
         if self.poll_lease <= self.poll_interval:
             raise ConfigurationError(

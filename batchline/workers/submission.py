@@ -28,6 +28,7 @@ from typing import Any
 
 from batchline.batching.options import RequestOptions
 from batchline.batching.processor import BatchProcessor
+from batchline.batching.providers import provider_class
 from batchline.batching.results import ErrorType
 from batchline.batching.status import BatchStatus
 from batchline.errors import (
@@ -51,7 +52,7 @@ from batchline.workers.jobs import (
 )
 from batchline.workers.payloads import read_requests
 from batchline.workers.ratelimit import SUBMIT_CALLS, CallKind
-from batchline.workers.reconcile import cancel_duplicate, reconcile, shard_mark
+from batchline.workers.reconcile import cancel_duplicate, claim_deadline, reconcile, shard_mark
 from batchline.workers.runtime import Runtime
 from batchline.workers.stores.polls import parse_member
 from batchline.workers.tasknames import CANCEL_JOB, COMPLETE_JOB
@@ -148,32 +149,65 @@ def fail_pending_shards(
 ) -> None:
     """Give up on every shard without a provider batch (after the last retry, or when the job
     cannot be built at all), so that the job still ends and its requests come back as errors
-    (``error_type``, provider_error by default)."""
+    (``error_type``, provider_error by default).
+
+    A shard whose claim is undecided (a call that may have created a batch) is never ended:
+    this raises ``ClaimPending`` until the claim is decided (its batch adopted, or its
+    deadline passed with none found), and the caller runs it again then.
+    """
     store = rt.store
     job = store.load(job_id)
     store.record_error(job_id, message)
     if job.shard_count == 0:
         store.plan_shards(job, [(0, job.request_count)])
+    waits: list[float] = []
     for shard in store.load_shards(job):
-        if shard.state is ShardState.PENDING and not _adopt_last_chance(rt, job, shard):
+        if shard.state is not ShardState.PENDING:
+            continue
+        wait = _settle_claim(rt, job, shard)
+        if wait is None:
+            continue  # its batch is found and recorded
+        if wait > 0:
+            waits.append(wait)
+        else:
             end_shard(rt, job, shard, BatchStatus.FAILED, message, error_type)
+    if waits:
+        raise ClaimPending(
+            f"giving up, but {len(waits)} shard(s) have a claim whose batch may exist; waiting "
+            "for each to be decided before ending them",
+            retry_in=min(waits),
+        )
     after_submission(rt, job_id)
 
 
-def _adopt_last_chance(rt: Runtime, job: Job, shard: Shard) -> bool:
-    """Before giving a shard up, look once more for a batch a timed-out call may have made."""
+def _settle_claim(rt: Runtime, job: Job, shard: Shard) -> float | None:
+    """Before giving a shard up, decide its claim: ``None`` when its batch is found (and now
+    recorded), ``0.0`` when no batch can exist, else the seconds to wait before asking again."""
     claim = rt.claims.get(rt.keys.submit_claim(job.id, shard.index)) or ""
+    if not claim:
+        return 0.0
+    if claim.startswith(_REJECTED):
+        return 0.0
     if not claim.startswith(_CLAIMED):
-        return False
+        record_submitted(rt, job, shard, claim)  # a batch id whose shard was never moved on
+        return None
+    claimed_at = _claim_time(claim)
+    cap = rt.settings.retry_backoff_max
     try:
-        found = reconcile(rt, job, rt.processor(job), shard, claimed_at=_claim_time(claim))
-    except Exception:  # the provider is still failing (or cannot tell yet): give up as planned
+        processor = rt.processor(job)
+        found = reconcile(rt, job, processor, shard, claimed_at=claimed_at)
+    except ClaimPending as exc:
+        return max(exc.retry_in, 0.1)
+    except Exception:  # the provider is failing: wait for it until the claim's deadline
         logger.exception("job=%s shard=%d: last reconciliation failed", job.id, shard.index)
-        return False
-    if found is None:
-        return False
-    record_submitted(rt, job, shard, found)
-    return True
+        recognisable = provider_class(job.provider).recognisable_within
+        left = claim_deadline(rt, recognisable, claimed_at) - time.time()
+        return min(left, cap) if left > 0 else 0.0
+    if found is not None:
+        record_submitted(rt, job, shard, found)
+        return None
+    left = claimed_at + rt.settings.submit_grace - time.time()  # the call may still answer
+    return min(left, cap) if left > 0 else 0.0
 
 
 def end_shard(
@@ -319,6 +353,7 @@ def record_submitted(rt: Runtime, job: Job, shard: Shard, batch_id: str) -> None
         status=BatchStatus.VALIDATING,
     )
     if moved:
+        rt.store.record_owner(job.provider, batch_id, job.id, shard.index)
         polling.schedule(rt, job.provider, job.id, shard.index, delay=rt.settings.poll_interval)
     else:
         recorded = rt.store.load_shard(job.id, shard.index).batch_id

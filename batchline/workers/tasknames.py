@@ -16,3 +16,5 @@ COMPLETE_JOB = "batchline.complete_job"
 RUN_CALLBACK = "batchline.run_callback"
 #: Cancel a job, before submission or at the provider.
 CANCEL_JOB = "batchline.cancel_job"
+#: Re-send the next step of every job that has not moved for ``BATCHLINE_STALL_AFTER``.
+SWEEP_JOBS = "batchline.sweep_jobs"

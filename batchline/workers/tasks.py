@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from celery import Task as CeleryTask
 
+from batchline.batching.results import ErrorType
 from batchline.errors import (
     BatchlineError,
     ClaimPending,
@@ -26,7 +27,7 @@ from batchline.errors import (
     ProviderRetryableError,
     SubmitBudgetBusy,
 )
-from batchline.workers import callbacks, completion, polling, submission
+from batchline.workers import callbacks, completion, polling, submission, sweep
 from batchline.workers.callbacks import FireResult
 from batchline.workers.jobs import JobState
 from batchline.workers.runtime import Runtime
@@ -36,6 +37,7 @@ from batchline.workers.tasknames import (
     POLL_PROVIDER,
     RUN_CALLBACK,
     SUBMIT_JOB,
+    SWEEP_JOBS,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ __all__ = [
     "POLL_PROVIDER",
     "RUN_CALLBACK",
     "SUBMIT_JOB",
+    "SWEEP_JOBS",
     "register_tasks",
 ]
 
@@ -108,30 +111,62 @@ def register_tasks(app: Celery) -> None:
     }
 
     @app.task(bind=True, name=SUBMIT_JOB, max_retries=None, shared=False, **options)
-    def submit_job(self: Task, job_id: str, **_shown: str) -> str:
-        """Split the job into provider batches and create them (claim, call, record)."""
+    def submit_job(
+        self: Task,
+        job_id: str,
+        failures: int = 0,
+        give_up: str = "",
+        error_type: str = "",
+        **shown: str,
+    ) -> str:
+        """Split the job into provider batches and create them (claim, call, record).
+
+        ``failures`` counts real errors only: waiting on an undecided claim (``ClaimPending``)
+        is not failing and never spends ``BATCHLINE_MAX_RETRIES``. ``give_up`` (with the
+        ``error_type`` its requests get) is set once they are spent while some claim was still
+        undecided: the retry then only settles the claims, and submits nothing.
+        """
         rt = _runtime(self)
+        state: dict[str, Any] = {
+            **shown,
+            "failures": failures,
+            "give_up": give_up,
+            "error_type": error_type,
+        }
         try:
-            state = submission.submit_job(rt, job_id)
+            if give_up:
+                kind = ErrorType(error_type) if error_type else None
+                submission.fail_pending_shards(rt, job_id, give_up, kind)
+                raise JobTaskFailed(f"job {job_id} failed at submission: {give_up}")
+            try:
+                result = submission.submit_job(rt, job_id)
+            except (JobNotFoundError, ClaimPending, SubmitBudgetBusy):
+                raise
+            except Exception as exc:
+                failure = submission.failure_type(exc)
+
+                def end_pending(message: str) -> None:
+                    state.update(give_up=message, error_type=failure.value)
+                    submission.fail_pending_shards(rt, job_id, message, failure)
+
+                _retry_or(self, rt, job_id, exc, end_pending, attempt=failures)
         except JobNotFoundError:
             logger.warning("job=%s vanished before submission", job_id)
             return "missing"
         except ClaimPending as exc:
             logger.info("job=%s: %s", job_id, exc)
-            raise self.retry(countdown=exc.retry_in, exc=exc) from None
+            rt.store.heartbeat(job_id)  # alive and waiting: the sweep leaves this job be
+            raise self.retry(countdown=exc.retry_in, exc=exc, kwargs=state) from None
         except SubmitBudgetBusy as exc:
             # Not a failed attempt: a fresh message, so waiting for the budget never uses up
             # the retries a real provider error may need.
             logger.debug("job=%s: %s", job_id, exc)
             rt.send(SUBMIT_JOB, rt.store.load(job_id), countdown=exc.retry_in)
             return "waiting_for_budget"
-        except Exception as exc:
-            kind = submission.failure_type(exc)
-            _retry_or(self, rt, exc, lambda m: submission.fail_pending_shards(rt, job_id, m, kind))
         job = rt.store.load(job_id)
         if job.outcome is JobState.FAILED and not job.submitted_at:
             raise JobTaskFailed(f"job {job_id} failed at submission: {job.last_error}")
-        return state.value
+        return result.value
 
     @app.task(
         bind=True,
@@ -149,6 +184,18 @@ def register_tasks(app: Celery) -> None:
             submission.resubmit_waiting(rt, item)
         return report.to_dict()
 
+    @app.task(
+        bind=True,
+        name=SWEEP_JOBS,
+        shared=False,
+        base=SilentTask,
+        ignore_result=True,
+        **options,
+    )
+    def sweep_jobs(self: Task) -> dict[str, Any]:
+        """Re-send the next step of every job that has not moved for ``stall_after``."""
+        return sweep.sweep(_runtime(self)).to_dict()
+
     @app.task(bind=True, name=COMPLETE_JOB, max_retries=None, shared=False, **options)
     def complete_job(self: Task, job_id: str, **_shown: str) -> str:
         """Stream a finished job's results into Redis, then start its callbacks."""
@@ -158,7 +205,9 @@ def register_tasks(app: Celery) -> None:
         except JobNotFoundError:
             return "missing"
         except Exception as exc:
-            _retry_or(self, rt, exc, lambda m: completion.complete_job(rt, job_id, give_up=m))
+            _retry_or(
+                self, rt, job_id, exc, lambda m: completion.complete_job(rt, job_id, give_up=m)
+            )
         job = rt.store.load(job_id)
         if job.outcome is JobState.FAILED and job.submitted_at:
             # The provider failed a batch: the silent poll tick saw it, this is the job's
@@ -188,16 +237,27 @@ def register_tasks(app: Celery) -> None:
         except JobNotFoundError:
             return "missing"
         except Exception as exc:
-            _retry_or(self, rt, exc, lambda m: rt.store.record_error(job_id, m))
+            _retry_or(self, rt, job_id, exc, lambda m: rt.store.record_error(job_id, m))
 
 
-def _retry_or(task: Task, rt: Runtime, exc: Exception, give_up: Any) -> NoReturn:
+def _retry_or(
+    task: Task,
+    rt: Runtime,
+    job_id: str,
+    exc: Exception,
+    give_up: Any,
+    *,
+    attempt: int | None = None,
+) -> NoReturn:
     """Retry ``task`` with exponential backoff, or after the last attempt call ``give_up``.
 
     Provider hiccups (429, 5xx, timeouts) are expected; an unexpected exception may be a bug
     or an outage and is retried the same way, so that a job always ends rather than stalls.
+    ``attempt`` (0-based) is the number of real failures so far when the task counts them
+    itself (default: Celery's retry count); the retry then carries ``failures=attempt + 1``.
     """
-    attempt = task.request.retries
+    counted = attempt is not None
+    attempt = task.request.retries if attempt is None else attempt
     transient = isinstance(exc, ProviderRetryableError)
     # batchline's other errors (a response model workers cannot import, a missing credential,
     # a refused request) say that trying again cannot help.
@@ -205,7 +265,10 @@ def _retry_or(task: Task, rt: Runtime, exc: Exception, give_up: Any) -> NoReturn
     log = logger.warning if transient else logger.exception
     log("%s attempt %d failed: %s", task.name, attempt + 1, exc)
     if not permanent and attempt + 1 < rt.settings.max_retries:
-        raise task.retry(countdown=rt.backoff(attempt), exc=exc) from None
+        kwargs = {**(task.request.kwargs or {}), "failures": attempt + 1} if counted else None
+        # A retry on its way keeps the job driven: the sweep must not start a second chain.
+        rt.store.heartbeat(job_id)
+        raise task.retry(countdown=rt.backoff(attempt), exc=exc, kwargs=kwargs) from None
     message = f"gave up after {attempt + 1} attempt(s): {type(exc).__name__}: {exc}"
     give_up(message)
     raise JobTaskFailed(message) from exc

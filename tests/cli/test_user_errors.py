@@ -164,6 +164,8 @@ def test_the_worker_exits_non_zero_when_celerys_worker_fails(tmp_path: Path) -> 
             "REDIS_URL": REDIS,
             "BATCHLINE_QUEUE": f"bltest-exit-{os.getpid()}",
             "BATCHLINE_BROKER_KEY_PREFIX": f"bltest-exit-{os.getpid()}:",
+            # This Redis keeps nothing on disk; the test is about Celery's own failure.
+            "BATCHLINE_ALLOW_VOLATILE_REDIS": "1",
         },
     )
     assert code == 1, output

@@ -68,6 +68,8 @@ def private_env(prefix: str, sandbox: Sandbox, home: Path) -> dict[str, str]:
         BATCHLINE_BROKER_KEY_PREFIX=f"{prefix}:kombu:",
         BATCHLINE_POLL_INTERVAL="0.5",
         BATCHLINE_PROVIDER_RATE_LIMIT="100",
+        # The test Redis keeps nothing on disk; a real deployment's workers refuse that.
+        BATCHLINE_ALLOW_VOLATILE_REDIS="1",
     )
     return env
 

@@ -269,6 +269,22 @@ class ProviderContract:
         assert running in matching + [info.id for info in found.undecided]
         assert set(matching) <= {ended, running}
 
+    def test_an_ended_batchs_mark_can_be_read_back_without_knowing_its_owner(
+        self, sandbox: Sandbox
+    ) -> None:
+        processor = self.processor()
+        mine = marked(f"job-{uuid.uuid4().hex[:8]}-0-")
+        batch_id = self.submit_marked(processor, mine, 2)
+        info = wait_until_terminal(processor, batch_id)
+        listed = next(b for b in processor.provider.list(limit=10) if b.id == batch_id)
+        assert info["status"] == "completed"
+
+        found = processor.provider.read_mark(listed)
+
+        assert found is not None
+        named_job = found.metadata.get("batchline_job") == mine.metadata["batchline_job"]
+        assert named_job or found.custom_id_prefix.startswith(mine.custom_id_prefix)
+
     def test_an_unmarked_account_has_no_marked_batches(self, sandbox: Sandbox) -> None:
         processor, _, _ = self.run_batch(sandbox, 1)
         found = processor.provider.find_marked(marked(f"job-{uuid.uuid4().hex[:8]}-0-"), limit=10)

@@ -37,6 +37,7 @@ FAST = {
     "visibility_timeout": 60,
     "task_time_limit": 30,
     "unacked_restore_interval": 1,
+    "allow_volatile_redis": True,
     "submit_grace": 3.0,
     "provider_rate_limit": 100.0,
     "worker_concurrency": 4,

@@ -123,6 +123,10 @@ class AnthropicProvider(Provider):
         max_temperature=1.0,
         envelope_bytes=ENVELOPE_BYTES,
     )
+    #: A batch's custom ids are readable once it ends, and it ends within 24 hours ("expires
+    #: if processing does not complete within 24 hours", docs.anthropic.com/en/docs/
+    #: build-with-claude/batch-processing, read 2026-12); an hour more covers cancelling.
+    recognisable_within: ClassVar[float] = 25 * 3600.0
     #: Batches asked for per list page (Anthropic's maximum).
     list_page_size: ClassVar[int] = 1000
     #: Retries the SDK makes itself on 429, 5xx and lost connections, with its own backoff;
@@ -315,13 +319,23 @@ class AnthropicProvider(Provider):
         prefix = mark.custom_id_prefix
         matches = OwnBatches()
         for info in self.list(limit=limit):
-            if not info.status.is_terminal:
+            found = self.read_mark(info)
+            if found is None:
                 matches.undecided.append(info)
-            elif info.raw.get("archived_at") is None:
-                first_id = self._first_custom_id(info.id)
-                if first_id is not None and first_id.startswith(prefix):
-                    matches.matching.append(info)
+            elif found.custom_id_prefix and found.custom_id_prefix.startswith(prefix):
+                matches.matching.append(info)
         return matches
+
+    def read_mark(self, info: BatchInfo) -> BatchMark | None:
+        """An ended batch's first custom id (``custom_id_prefix`` holds it whole); None while
+        it is still processing (no results to read yet). An archived batch's results cannot
+        be read at all: its mark is empty. Costs one call for the first result line."""
+        if not info.status.is_terminal:
+            return None
+        if info.raw.get("archived_at") is not None:
+            return BatchMark(metadata={}, custom_id_prefix="")
+        first_id = self._first_custom_id(info.id)
+        return BatchMark(metadata={}, custom_id_prefix=first_id or "")
 
     def _first_custom_id(self, batch_id: str) -> str | None:
         lines = self.iter_result_lines(batch_id)

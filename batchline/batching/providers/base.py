@@ -189,6 +189,10 @@ class Provider(abc.ABC):
     #: Provider options and their allowed values, the first being the default
     #: (``BatchProcessor(..., output_mode="tools")``).
     option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: Seconds after its creation by which a batch of this provider is surely recognisable by
+    #: ``find_marked`` (0: at once, from its metadata). A claim whose candidates are still
+    #: undecided waits this much beyond the submit grace, and no longer.
+    recognisable_within: ClassVar[float] = 0.0
     #: ``RequestOptions.extra`` keys batchline sets itself; one in the extras would change what
     #: the answer looks like, so it is refused.
     reserved_extra: ClassVar[frozenset[str]] = frozenset()
@@ -355,6 +359,13 @@ class Provider(abc.ABC):
         Each provider keeps different evidence: batch metadata where it has some
         (``matching_metadata``), the requests' custom ids where it has none (Anthropic).
         """
+
+    def read_mark(self, info: BatchInfo) -> BatchMark | None:
+        """The evidence ``find_marked`` matches, read off one listed batch whose owner is not
+        known in advance (``batchline jobs orphans``): here its metadata. Providers without
+        batch metadata read their own evidence (Anthropic: its first custom id, in
+        ``custom_id_prefix``). None while the batch cannot tell yet; ask again later."""
+        return BatchMark(metadata=dict(info.metadata), custom_id_prefix="")
 
     def find_by_metadata(
         self, key: str, value: str, *, limit: int = 100

@@ -6,15 +6,28 @@ The marker is ``running:<task>`` while a task owns the callback, then ``done:<ti
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from batchline.workers import codec
 from batchline.workers.callbackspec import CallbackStatus
 from batchline.workers.stores.base import RedisStore
 
+_CAD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 
 class CallbackStore(RedisStore):
     """Markers, states and the finished set of jobs' callbacks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cad = self.redis.register_script(_CAD)
 
     def take(self, job_id: str, index: int, owner: str) -> bool:
         """Claim callback ``index`` for ``owner`` unless a task claimed it already."""
@@ -22,6 +35,11 @@ class CallbackStore(RedisStore):
 
     def marker(self, job_id: str, index: int) -> str:
         return str(self.redis.get(self.keys.callback_marker(job_id, index)) or "")
+
+    def release(self, job_id: str, index: int, owner: str) -> bool:
+        """Drop the marker if it is still ``owner`` (a task whose message was lost)."""
+        key = self.keys.callback_marker(job_id, index)
+        return bool(self._cad(keys=[key], args=[owner]))
 
     def mark(self, job_id: str, index: int, value: str) -> None:
         self.redis.set(self.keys.callback_marker(job_id, index), value)

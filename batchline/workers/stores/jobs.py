@@ -59,6 +59,17 @@ redis.call('HSET', KEYS[1], 'shard_count', n)
 return n
 """
 
+# Move a sorted-set member's score to ARGV[3] only if it still is ARGV[2] (compared as
+# numbers: the score read back is the same double that was written).
+_CAS_SCORE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
+
 
 class JobStore(RedisStore):
     """Reads and writes job records and shards."""
@@ -67,6 +78,7 @@ class JobStore(RedisStore):
         super().__init__(*args, **kwargs)
         self._transition = self.redis.register_script(_TRANSITION)
         self._plan = self.redis.register_script(_PLAN)
+        self._cas_score = self.redis.register_script(_CAS_SCORE)
 
     # -- the record --------------------------------------------------------------------------
     def create(self, job: Job, pipe: Pipeline | None = None) -> None:
@@ -74,6 +86,7 @@ class JobStore(RedisStore):
         job.updated_at = job.updated_at or job.created_at
         target.hset(self.keys.job(job.id), mapping=mapping(codec.encode(job)))
         target.zadd(self.keys.jobs, {job.id: job.created_at})
+        target.zadd(self.keys.active, {job.id: job.created_at})
 
     def load(self, job_id: str) -> Job:
         data = strings(self.redis.hgetall(self.keys.job(job_id)))
@@ -115,6 +128,8 @@ class JobStore(RedisStore):
                 setattr(job, name, value)
         job.state = to
         job.updated_at = now
+        if to.is_terminal:
+            self.redis.zrem(self.keys.active, job.id)  # nothing left for the sweep to drive
         log_state_change(job, JobState(previous))
         return True
 
@@ -209,7 +224,54 @@ class JobStore(RedisStore):
         doomed = list(self.redis.scan_iter(match=self.keys.job_pattern(job_id), count=500))
         removed = int(self.redis.delete(*doomed)) if doomed else 0
         self.redis.zrem(self.keys.jobs, job_id)
+        self.redis.zrem(self.keys.active, job_id)
         return removed
+
+    # -- the sweep's index of jobs not yet terminal ----------------------------------------
+    def stale_active(self, before: float, limit: int) -> list[tuple[str, float]]:
+        """Up to ``limit`` non-terminal jobs the sweep last drove before ``before``, oldest
+        first, each with that stamp (what ``mark_driven`` compares against)."""
+        rows: list[Any] = self.redis.zrangebyscore(
+            self.keys.active, "-inf", before, start=0, num=limit, withscores=True
+        )
+        return [(str(row[0]), float(row[1])) for row in rows]
+
+    def mark_driven(self, job_id: str, seen: float, now: float) -> bool:
+        """Stamp ``job_id`` as driven at ``now`` if its stamp is still ``seen``: of two sweeps
+        (or two beats) reading the same stamp, exactly one drives the job."""
+        return bool(self._cas_score(keys=[self.keys.active], args=[job_id, repr(seen), now]))
+
+    def heartbeat(self, job_id: str) -> None:
+        """Stamp a job as driven now (a task retrying or waiting on it holds the job), unless
+        it has left the index (terminal or gone)."""
+        self.redis.zadd(self.keys.active, {job_id: time.time()}, xx=True)
+
+    def deactivate(self, job_id: str) -> None:
+        """Drop a job from the sweep's index (it is terminal, or its record is gone)."""
+        self.redis.zrem(self.keys.active, job_id)
+
+    # -- which job owns a provider batch -----------------------------------------------------
+    def record_owner(self, provider: str, batch_id: str, job_id: str, shard: int) -> None:
+        self.redis.hset(self.keys.batch_owners(provider), batch_id, f"{job_id}:{shard}")
+
+    def owners(self, provider: str, batch_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """The ``(job id, shard)`` recorded for each of ``batch_ids`` that has one."""
+        if not batch_ids:
+            return {}
+        values = self.redis.hmget(self.keys.batch_owners(provider), batch_ids)
+        found: dict[str, tuple[str, int]] = {}
+        for batch_id, value in zip(batch_ids, values, strict=True):
+            if value is not None:
+                job_id, _, index = str(value).rpartition(":")
+                found[batch_id] = (job_id, int(index))
+        return found
+
+    def existing(self, job_ids: list[str]) -> set[str]:
+        """Which of ``job_ids`` still have a record."""
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.exists(self.keys.job(job_id))
+        return {job_id for job_id, n in zip(job_ids, pipe.execute(), strict=True) if n}
 
 
 def _transition_args(

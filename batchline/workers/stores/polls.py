@@ -45,6 +45,13 @@ class PollStore(RedisStore):
         target = pipe if pipe is not None else self.redis
         target.zadd(self.keys.pending(provider), {member(job_id, shard): at})
 
+    def ensure(self, provider: str, job_id: str, shard: int, at: float) -> bool:
+        """Schedule the shard at ``at`` unless it is scheduled already; True if it was not
+        (its entry was lost: the sweep puts it back)."""
+        return bool(
+            self.redis.zadd(self.keys.pending(provider), {member(job_id, shard): at}, nx=True)
+        )
+
     def claim_due(
         self, provider: str, *, due_by: float, lease_until: float, limit: int
     ) -> list[str]:
