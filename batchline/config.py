@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     #: Seconds that stored results live in Redis.
     results_ttl: int = Field(7 * 24 * 3600, validation_alias=_env("BATCHLINE_RESULTS_TTL"))
     #: Provider API calls per second the workers allow themselves, the same for every provider;
-    #: unset, each provider's documented limit (``workers.ratelimit.DEFAULT_RATE_LIMITS``).
+    #: unset, each provider's documented limit (``ProviderLimits.calls_per_second``).
     provider_rate_limit: float | None = Field(
         None, validation_alias=_env("BATCHLINE_PROVIDER_RATE_LIMIT")
     )

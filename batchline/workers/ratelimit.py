@@ -26,6 +26,7 @@ import random
 import time
 from enum import StrEnum
 
+from batchline.batching.providers import provider_class
 from batchline.workers.stores.rates import RateStore
 
 
@@ -38,27 +39,15 @@ class CallKind(StrEnum):
     SUBMIT = "submit"
 
 
-#: Calls per second each provider is allowed by default, from its documented limits
-#: (looked up 2026-12-02). ``BATCHLINE_PROVIDER_RATE_LIMIT`` replaces them all.
-DEFAULT_RATE_LIMITS: dict[str, float] = {
-    # OpenAI documents no separate limit for the Files and Batches endpoints: they count
-    # against the organisation's requests per minute (500 RPM and up from usage tier 1), and
-    # batch jobs are limited by enqueued tokens per model instead.
-    # https://platform.openai.com/docs/guides/rate-limits, .../docs/guides/batch
-    "openai": 5.0,
-    # Anthropic: 50 requests per minute across all Message Batches API endpoints at tier 1
-    # (1,000 at tier 2, 4,000 at tier 4). https://docs.claude.com/en/api/rate-limits
-    "anthropic": 50 / 60,
-    # Vertex AI: 60 job (and long-running operation) requests per minute per region.
-    # https://cloud.google.com/vertex-ai/docs/quotas
-    "google": 1.0,
-}
-#: For a provider missing from the table.
-FALLBACK_RATE_LIMIT = 1.0
+def default_rate(provider: str) -> float:
+    """Calls per second ``provider`` is allowed when no limit is set: its documented figure
+    (``ProviderLimits.calls_per_second``)."""
+    return provider_class(provider).limits.calls_per_second
 
-#: HTTP calls one submission makes: OpenAI and Vertex upload a file then create the batch;
-#: Anthropic sends the requests in the create call itself.
-SUBMIT_CALLS: dict[str, int] = {"openai": 2, "anthropic": 1, "google": 2}
+
+def submit_calls(provider: str) -> int:
+    """HTTP calls one submission to ``provider`` makes."""
+    return provider_class(provider).limits.submit_calls
 
 
 def list_pages(limit: int, page_size: int) -> int:
@@ -82,7 +71,7 @@ class RateLimiter:
         """Calls per second allowed to ``provider`` (0 or less: unlimited)."""
         if self.per_second is not None:
             return self.per_second
-        return DEFAULT_RATE_LIMITS.get(provider, FALLBACK_RATE_LIMIT)
+        return default_rate(provider)
 
     def budget(self, provider: str) -> tuple[float, int, int]:
         """``(window seconds, calls per window, calls per window submissions may use while

@@ -51,7 +51,7 @@ from batchline.workers.jobs import (
     shard_custom_ids,
 )
 from batchline.workers.payloads import read_requests
-from batchline.workers.ratelimit import SUBMIT_CALLS, CallKind
+from batchline.workers.ratelimit import CallKind, submit_calls
 from batchline.workers.reconcile import cancel_duplicate, claim_deadline, reconcile, shard_mark
 from batchline.workers.runtime import Runtime
 from batchline.workers.stores.polls import parse_member
@@ -290,7 +290,7 @@ def _wait_for_budget(rt: Runtime, job: Job, shard: Shard, claim_key: str, token:
     """Take the submission's calls from the provider's budget (``ratelimit``: finishing work
     comes first), or give the claim and the worker thread back: ``SubmitBudgetBusy`` sends a
     fresh submit task a moment later, so that waiting submissions never hold every thread."""
-    calls = SUBMIT_CALLS.get(job.provider, 2)
+    calls = submit_calls(job.provider)
     wait = rt.settings.submit_budget_wait
     if rt.limiter.acquire(job.provider, kind=CallKind.SUBMIT, calls=calls, max_wait=wait):
         return

@@ -7,7 +7,7 @@ import time
 import redis
 
 from batchline.workers.keys import Keys
-from batchline.workers.ratelimit import DEFAULT_RATE_LIMITS, CallKind, RateLimiter
+from batchline.workers.ratelimit import CallKind, RateLimiter, default_rate
 from batchline.workers.stores.rates import RateStore
 
 
@@ -92,7 +92,7 @@ def test_each_provider_defaults_to_its_documented_limit(
 ) -> None:
     limiter = RateLimiter(RateStore(redis_client, Keys(prefix)), per_second=None)
 
-    assert limiter.limit("openai") == DEFAULT_RATE_LIMITS["openai"] == 5.0
+    assert limiter.limit("openai") == default_rate("openai") == 5.0
     # Anthropic's 50 requests a minute: under one a second, so counted over ten-second windows.
     assert limiter.budget("anthropic") == (10.0, 8, 4)
     assert limiter.budget("google") == (1.0, 1, 1)

@@ -122,6 +122,11 @@ class AnthropicProvider(Provider):
         max_bytes=256 * 1024 * 1024,
         max_temperature=1.0,
         envelope_bytes=ENVELOPE_BYTES,
+        # 50 requests per minute across all Message Batches endpoints at tier 1 (1,000 at
+        # tier 2); https://docs.claude.com/en/api/rate-limits, looked up 2026-12-02. The
+        # requests travel in the create call itself: one call per submission.
+        calls_per_second=50 / 60,
+        submit_calls=1,
     )
     #: A batch's custom ids are readable once it ends, and it ends within 24 hours ("expires
     #: if processing does not complete within 24 hours", docs.anthropic.com/en/docs/

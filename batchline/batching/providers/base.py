@@ -130,6 +130,11 @@ class ProviderLimits:
     envelope_bytes: int = 0
     #: Highest temperature the provider's models accept.
     max_temperature: float = MAX_TEMPERATURE
+    #: Batch API calls per second the workers allow themselves by default, from the
+    #: provider's documented limits (``BATCHLINE_PROVIDER_RATE_LIMIT`` replaces it).
+    calls_per_second: float = 1.0
+    #: HTTP calls one submission makes (an upload and a create, or a create alone).
+    submit_calls: int = 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,10 @@ class GeminiProvider(Provider):
     name: ClassVar[str] = PROVIDER
     #: An input file holds at most 2 GB (the Files API's limit, read 2026-12). No request
     #: count is documented; Vertex's 200,000 bounds a shard, as for the other Google provider.
-    limits: ClassVar[ProviderLimits] = ProviderLimits(max_requests=200_000, max_bytes=2 * 1024**3)
+    # Rate: no documented batch-endpoint limit was found offline; one call a second, as Vertex.
+    limits: ClassVar[ProviderLimits] = ProviderLimits(
+        max_requests=200_000, max_bytes=2 * 1024**3, calls_per_second=1.0, submit_calls=2
+    )
     required_settings: ClassVar[tuple[RequiredSetting, ...]] = (
         RequiredSetting("gemini_api_key", "GEMINI_API_KEY"),
     )

@@ -85,7 +85,11 @@ class GoogleProvider(Provider):
     """Vertex AI batch prediction through google-genai, with input and output in GCS."""
 
     name: ClassVar[str] = PROVIDER
-    limits: ClassVar[ProviderLimits] = ProviderLimits(max_requests=200_000, max_bytes=1024**3)
+    # Rate: 60 job (and long-running operation) requests per minute per region
+    # (https://cloud.google.com/vertex-ai/docs/quotas, looked up 2026-12-02).
+    limits: ClassVar[ProviderLimits] = ProviderLimits(
+        max_requests=200_000, max_bytes=1024**3, calls_per_second=1.0, submit_calls=2
+    )
     #: The key file (``GOOGLE_APPLICATION_CREDENTIALS``) is optional: Application Default
     #: Credentials stand in for it, so only the project and the bucket are required.
     required_settings: ClassVar[tuple[RequiredSetting, ...]] = (

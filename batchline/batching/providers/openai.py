@@ -114,8 +114,12 @@ class OpenAIProvider(Provider):
     """OpenAI's Batch API over the official SDK, for ``/v1/chat/completions`` requests."""
 
     name: ClassVar[str] = "openai"
+    # Rate: OpenAI documents no separate limit for the Files and Batches endpoints; they count
+    # against the organisation's requests per minute (500 RPM and up from usage tier 1), and
+    # batch jobs are limited by enqueued tokens per model instead
+    # (https://platform.openai.com/docs/guides/rate-limits, looked up 2026-12-02).
     limits: ClassVar[ProviderLimits] = ProviderLimits(
-        max_requests=50_000, max_bytes=200 * 1024 * 1024
+        max_requests=50_000, max_bytes=200 * 1024 * 1024, calls_per_second=5.0, submit_calls=2
     )
     required_settings: ClassVar[tuple[RequiredSetting, ...]] = (
         RequiredSetting("openai_api_key", "OPENAI_API_KEY"),
