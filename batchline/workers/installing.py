@@ -23,6 +23,7 @@ from celery.signals import celeryd_after_setup
 
 from batchline.errors import AppConfigurationError
 from batchline.workers.appbase import beat_schedule
+from batchline.workers.routing import consumed_queues
 from batchline.workers.runtime import Runtime
 from batchline.workers.settings import WorkerSettings, get_worker_settings
 from batchline.workers.tasks import register_tasks
@@ -62,7 +63,7 @@ def install(app: Celery, settings: WorkerSettings | None = None, *, consume: boo
     register_tasks(app)
     app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **beat_schedule(settings)}
     if consume:
-        _consume_queue(app, settings.queue)
+        _consume_queues(app, consumed_queues(settings.queue))
     return app
 
 
@@ -90,12 +91,14 @@ def check_app(app: Celery, settings: WorkerSettings) -> None:
             )
 
 
-def _consume_queue(app: Celery, queue: str) -> None:
-    """Make every worker of ``app`` consume ``queue`` besides its own queues (Celery's
-    documented way to add a queue at start: ``celeryd_after_setup``)."""
+def _consume_queues(app: Celery, queues: list[str]) -> None:
+    """Make every worker of ``app`` consume batchline's queues (new work, finishing work,
+    ticks: ``routing``) besides its own (Celery's documented way to add a queue at start:
+    ``celeryd_after_setup``)."""
 
-    def add_queue(sender: str, instance: Any, **_: Any) -> None:
+    def add_queues(sender: str, instance: Any, **_: Any) -> None:
         if instance.app is app:
-            instance.app.amqp.queues.select_add(queue)
+            for queue in queues:
+                instance.app.amqp.queues.select_add(queue)
 
-    celeryd_after_setup.connect(add_queue, weak=False)
+    celeryd_after_setup.connect(add_queues, weak=False)

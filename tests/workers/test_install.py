@@ -152,12 +152,13 @@ def test_install_keeps_batchlines_safety_per_task_and_the_users_defaults(
     module, _ = project
     app = module.app
     assert not app.conf.task_acks_late  # the user's default, untouched
-    assert not app.tasks["proj.add"].acks_late
+    assert not app.tasks[f"{module.__name__}.add"].acks_late
     for name in ("batchline.submit_job", "batchline.complete_job", "batchline.run_callback"):
         task = app.tasks[name]
         assert (task.acks_late, task.reject_on_worker_lost, task.serializer) == (True, True, "json")
     assert {entry["task"] for entry in app.conf.beat_schedule.values()} == {
-        "batchline.poll_provider"
+        "batchline.poll_provider",
+        "batchline.sweep_jobs",
     }
 
 
