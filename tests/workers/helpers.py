@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 def conversations(count: int) -> list[list[dict[str, str]]]:
@@ -62,3 +65,20 @@ def webhook_receiver(statuses: list[int] | None = None) -> Iterator[WebhookRecei
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def started(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[None]:
+    """A real process (a worker, beat, a web app) for the length of the block, its output in
+    ``log``; stopped with SIGTERM, then SIGKILL if it does not stop within 15 s."""
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -22,6 +19,7 @@ from batchline.sandbox import Sandbox
 from batchline.workers import JobState, get_job
 from batchline.workers.settings import get_worker_settings
 from tests.workers.conftest import REDIS_URL, settings_env, settings_for
+from tests.workers.helpers import started
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "django_app"
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -37,21 +35,6 @@ def database() -> Iterator[str]:
     yield name
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
-    with open(log, "wb") as sink:
-        proc = subprocess.Popen(argv, env=env, cwd=EXAMPLE, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_the_django_view_enqueues_and_the_callback_writes_rows(
@@ -90,8 +73,8 @@ def test_the_django_view_enqueues_and_the_callback_writes_rows(
         beat = [CELERY, "-A", "shop", "beat", "-s", str(tmp_path / "beat-schedule")]
         texts = ["I am Ada, 36.", "Grace here, 45 years old.", "Alan, aged 41."]
         with (
-            started(worker, children, tmp_path / "worker.log"),
-            started(beat, children, tmp_path / "beat.log"),
+            started(worker, children, EXAMPLE, tmp_path / "worker.log"),
+            started(beat, children, EXAMPLE, tmp_path / "beat.log"),
         ):
             client = Client()
             response = client.post(

@@ -5,12 +5,8 @@ fresh environment (no PYTHONPATH): ``batchline worker``, ``batchline beat`` and
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,24 +14,10 @@ import httpx
 from batchline.sandbox import Sandbox
 from batchline.sandbox.server import free_port
 from tests.workers.conftest import settings_env, settings_for
+from tests.workers.helpers import started
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-@contextmanager
-def started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
-    with open(log, "wb") as sink:
-        proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_the_documented_commands_run_a_job_to_its_webhook(
@@ -49,9 +31,9 @@ def test_the_documented_commands_run_a_job_to_its_webhook(
     beat = [str(BIN / "batchline"), "beat", "--schedule", str(tmp_path / "beat-schedule")]
     api = [str(BIN / "uvicorn"), "--factory", "examples.fastapi_app:app_from_env"]
     with (
-        started(worker, env, tmp_path / "worker.log"),
-        started(beat, env, tmp_path / "beat.log"),
-        started([*api, "--port", str(port)], env, tmp_path / "api.log"),
+        started(worker, env, REPO, tmp_path / "worker.log"),
+        started(beat, env, REPO, tmp_path / "beat.log"),
+        started([*api, "--port", str(port)], env, REPO, tmp_path / "api.log"),
     ):
         deadline = time.monotonic() + 60
         while True:

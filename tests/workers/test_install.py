@@ -8,14 +8,11 @@ settings, and run a job beside the user's task.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import textwrap
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -28,7 +25,7 @@ from batchline.sandbox import Sandbox
 from batchline.workers import JobState, enqueue_batch, install
 from batchline.workers.settings import get_worker_settings
 from tests.workers.conftest import REDIS_URL, settings_env, settings_for
-from tests.workers.helpers import conversations
+from tests.workers.helpers import conversations, started
 
 CELERY = str(Path(sys.executable).with_name("celery"))
 
@@ -97,22 +94,6 @@ def project(
     get_worker_settings.cache_clear()
 
 
-@contextmanager
-def started(argv: list[str], env: dict[str, str], cwd: Path) -> Iterator[None]:
-    log = cwd / f"{argv[3]}.log"
-    with open(log, "wb") as sink:
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def wait_for(client: redis.Redis, key: str, count: int, timeout: float = 30) -> list[str]:
     deadline = time.monotonic() + timeout
     while client.llen(key) < count:
@@ -132,7 +113,7 @@ def test_the_users_own_worker_and_beat_run_a_job_beside_the_users_task(
     # No -Q: install() makes the user's worker consume batchline's queue besides its own.
     worker = [CELERY, "-A", name, "worker", "-P", "threads", "-c", "4", "--without-mingle"]
     beat = [CELERY, "-A", name, "beat", "-s", str(cwd / "beat-schedule")]
-    with started(worker, env, cwd), started(beat, env, cwd):
+    with started(worker, env, cwd, cwd / "worker.log"), started(beat, env, cwd, cwd / "beat.log"):
         module.add.delay(2, 3)  # the user's own task, on the same worker
         handle = enqueue_batch(
             "openai/gpt-4.1-mini",

@@ -7,8 +7,6 @@ are real ``batchline`` processes started in it, with no PYTHONPATH pointing ther
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -26,7 +24,7 @@ from batchline.sandbox import Sandbox
 from batchline.workers import JobState, enqueue_batch, on_batch_complete, task
 from batchline.workers.app import BatchlineCelery
 from tests.workers.conftest import settings_env
-from tests.workers.helpers import conversations
+from tests.workers.helpers import conversations, started
 
 BATCHLINE = str(Path(sys.executable).with_name("batchline"))
 
@@ -70,21 +68,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleT
     module = __import__(name)
     yield module
     sys.modules.pop(name, None)
-
-
-@contextmanager
-def started(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[None]:
-    with open(log, "wb") as sink:
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextmanager
