@@ -130,6 +130,7 @@ class ServiceConfig:
             "broker_key_prefix": f"{self.prefix}:kombu:",
             "poll_interval": self.poll_interval,
             "provider_rate_limit": self.rate_limit,
+            "allow_volatile_redis": True,
         }
 
     def env(self) -> dict[str, str]:
@@ -140,6 +141,8 @@ class ServiceConfig:
             "BATCHLINE_BROKER_KEY_PREFIX": f"{self.prefix}:kombu:",
             "BATCHLINE_POLL_INTERVAL": repr(self.poll_interval),
             "BATCHLINE_PROVIDER_RATE_LIMIT": repr(self.rate_limit),
+            # The machine's Redis keeps nothing on disk; a benchmark's jobs are throwaway.
+            "BATCHLINE_ALLOW_VOLATILE_REDIS": "1",
         }
 
 
