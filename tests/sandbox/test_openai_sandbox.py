@@ -402,7 +402,7 @@ def test_fail_validation_outcome_fails_the_batch_with_an_errors_list(sandbox: Sa
     assert batch.failed_at is not None and batch.in_progress_at is None
     assert batch.output_file_id is None and batch.error_file_id is None
     assert batch.errors is not None and batch.errors.object == "list"
-    assert batch.errors.data and batch.errors.data[0].code == "token_limit_exceeded"
+    assert batch.errors.data and batch.errors.data[0].code == "model_not_found"
 
 
 @pytest.mark.parametrize(

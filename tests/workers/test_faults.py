@@ -44,7 +44,7 @@ def test_jobs_ride_out_429_and_500_storms(make_app: MakeApp, sandbox: Sandbox, m
     ("model", "message"),
     [
         ("anthropic/claude-3-5-haiku-latest", "failed validation"),
-        ("openai/gpt-4.1-mini", "Enqueued token limit reached"),
+        ("openai/gpt-4.1-mini", "does not exist or you do not have access to it"),
     ],
 )
 def test_a_rejected_batch_fails_the_job_with_the_providers_message(

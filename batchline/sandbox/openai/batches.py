@@ -154,9 +154,9 @@ def start_batch(store: Store, params: dict[str, Any], stored: StoredFile) -> dic
     plan = validate(input_path, params["endpoint"], faults, store.limits())
     # The clock starts once the input is read, so even a 50,000-line create answers 'validating'.
     timeline = Timeline.start(ctx.now(), faults)
-    # The quota is full under the fail outcome, or while the capacity fault has refusals left
-    # (then batches created later run, as when earlier batches finish and free the quota).
-    if not plan.errors and (timeline.ending is Ending.FAIL or faults.take_capacity_refusal()):
+    # The capacity fault: the enqueued-token quota is full while refusals are left (then
+    # batches created later run, as when earlier batches finish and free the quota).
+    if not plan.errors and faults.take_capacity_refusal():
         model = plan.model or "the model"
         plan.errors.append(
             line_error(
@@ -164,6 +164,17 @@ def start_batch(store: Store, params: dict[str, Any], stored: StoredFile) -> dic
                 f"Enqueued token limit reached for {model} in organization org-sandbox. Limit:"
                 " 90,000 enqueued tokens. Please try again once some in_progress batches have been"
                 " completed.",
+                None,
+            )
+        )
+    # The fail outcome: a batch that fails validation for good (a model the account cannot
+    # use), which no resubmission can fix.
+    if not plan.errors and timeline.ending is Ending.FAIL:
+        model = plan.model or "the model"
+        plan.errors.append(
+            line_error(
+                "model_not_found",
+                f"The model `{model}` does not exist or you do not have access to it.",
                 None,
             )
         )
