@@ -19,6 +19,7 @@ from batchline.workers import JobState, enqueue_batch, get_job
 from batchline.workers.app import BatchlineCelery
 from batchline.workers.completion import complete_job
 from batchline.workers.polling import poll_provider
+from batchline.workers.routing import consumed_queues
 from batchline.workers.submission import submit_job
 from batchline.workers.sweep import sweep
 from tests.workers.conftest import MakeApp, running
@@ -36,12 +37,14 @@ def sweeping(make_app: MakeApp) -> BatchlineCelery:
 
 
 def lose_broker_messages(client: redis.Redis, app: BatchlineCelery) -> int:
-    """Delete every message waiting in the app's queue (the bindings stay, as after a loss);
-    return how many there were."""
+    """Delete every message waiting in the app's queues (new work, finishing work, ticks; the
+    bindings stay, as after a loss); return how many there were."""
     settings = app.runtime.settings
-    key = f"{settings.broker_key_prefix}{settings.queue}"
-    waiting = int(client.llen(key))
-    client.delete(key)
+    waiting = 0
+    for queue in consumed_queues(settings.queue):
+        key = f"{settings.broker_key_prefix}{queue}"
+        waiting += int(client.llen(key))
+        client.delete(key)
     return waiting
 
 
