@@ -31,15 +31,7 @@ STOP_GRACE = 10.0
 
 def settings_env(settings: WorkerSettings) -> dict[str, str]:
     """Environment variables that make ``WorkerSettings()`` equal ``settings`` in a child."""
-    env: dict[str, str] = {}
-    for name, field in WorkerSettings.model_fields.items():
-        value = getattr(settings, name)
-        if value is None or field.validation_alias is None:
-            continue
-        alias = field.validation_alias.choices[0]  # type: ignore[union-attr]
-        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-        env[str(alias)] = str(raw)
-    return env
+    return settings.as_env()
 
 
 def stop(proc: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:

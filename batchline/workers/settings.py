@@ -21,6 +21,19 @@ def _env(name: str) -> AliasChoices:
 class WorkerSettings(Settings):
     """Settings for the Celery service. Build one with ``WorkerSettings()`` or pass overrides."""
 
+    def as_env(self) -> dict[str, str]:
+        """Environment variables that make ``WorkerSettings()`` equal these settings in
+        another process (a child worker or beat, a CLI command)."""
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None or field.validation_alias is None:
+                continue
+            alias = field.validation_alias.choices[0]  # type: ignore[union-attr]
+            raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            env[str(alias)] = str(raw)
+        return env
+
     #: Celery queue every batchline task goes to.
     queue: str = Field("batchline", validation_alias=_env("BATCHLINE_QUEUE"))
     #: Prefix kombu puts before its own Redis keys (queues, unacked index); empty = Celery's.

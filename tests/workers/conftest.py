@@ -60,15 +60,7 @@ def settings_for(prefix: str, **overrides: Any) -> WorkerSettings:
 def settings_env(settings: WorkerSettings) -> dict[str, str]:
     """Environment variables that make ``WorkerSettings()`` equal ``settings`` in another
     process (or in a CLI command)."""
-    env: dict[str, str] = {}
-    for name, field in WorkerSettings.model_fields.items():
-        value = getattr(settings, name)
-        if value is None or field.validation_alias is None:
-            continue
-        alias = field.validation_alias.choices[0]  # type: ignore[union-attr]
-        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-        env[str(alias)] = str(raw)
-    return env
+    return settings.as_env()
 
 
 @pytest.fixture

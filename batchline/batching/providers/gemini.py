@@ -51,7 +51,7 @@ from batchline.batching.providers.gemini_jobs import (
     inline_responses,
     to_batch_info,
 )
-from batchline.batching.providers.google_requests import build_encoder
+from batchline.batching.providers.google_requests import GEMINI_RESERVED_EXTRA, build_encoder
 from batchline.batching.providers.google_results import parse_prediction, plain_prediction
 from batchline.batching.request_lines import line_field
 from batchline.batching.results import ErrorType
@@ -94,10 +94,7 @@ class GeminiProvider(Provider):
     #: ``input``: ``auto`` sends requests inline when they fit in the create call, else as a
     #: file; ``inline`` and ``file`` force one way (``inline`` fails for a batch over 20 MB).
     option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"input": ("auto", "inline", "file")}
-    reserved_extra: ClassVar[frozenset[str]] = frozenset(
-        {"contents", "system_instruction", "systemInstruction", "response_schema",
-         "responseSchema", "response_mime_type", "responseMimeType"}
-    )  # fmt: skip
+    reserved_extra: ClassVar[frozenset[str]] = GEMINI_RESERVED_EXTRA
 
     # -- offline ---------------------------------------------------------------------------------
     def build_encoder(

@@ -50,7 +50,7 @@ from batchline.batching.providers.google_jobs import (
     label_value,
     to_batch_info,
 )
-from batchline.batching.providers.google_requests import build_encoder
+from batchline.batching.providers.google_requests import GEMINI_RESERVED_EXTRA, build_encoder
 from batchline.batching.providers.google_results import parse_prediction, plain_prediction
 from batchline.batching.request_lines import line_field
 from batchline.batching.schema import gemini_response_schema
@@ -101,10 +101,7 @@ class GoogleProvider(Provider):
     example_model: ClassVar[str] = "gemini-2.5-flash"
     #: Largest ``pageSize`` Vertex serves for ``batchPredictionJobs``.
     list_page_size: ClassVar[int] = 100
-    reserved_extra: ClassVar[frozenset[str]] = frozenset(
-        {"contents", "system_instruction", "systemInstruction", "response_schema",
-         "responseSchema", "response_mime_type", "responseMimeType"}
-    )  # fmt: skip
+    reserved_extra: ClassVar[frozenset[str]] = GEMINI_RESERVED_EXTRA
 
     # -- offline ---------------------------------------------------------------------------------
     def build_encoder(

@@ -31,6 +31,14 @@ _REQUEST_FIELDS = frozenset({"safetySettings", "tools", "toolConfig", "cachedCon
 _GENERATION_ALIASES = {"stop": "stopSequences"}
 
 
+#: Request fields batchline sets itself on a Gemini request (Vertex and the Developer API
+#: alike): an ``extra`` naming one would replace the conversation or the schema.
+GEMINI_RESERVED_EXTRA: frozenset[str] = frozenset(
+    {"contents", "system_instruction", "systemInstruction", "response_schema",
+     "responseSchema", "response_mime_type", "responseMimeType"}
+)  # fmt: skip
+
+
 def build_encoder(
     schema: dict[str, Any],
     options: RequestOptions,
